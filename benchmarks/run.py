@@ -1,0 +1,161 @@
+"""lthpipe's speed figures, all measured in one run on this machine.
+
+    python benchmarks/run.py [--mnist-dir DIR] [--skip-pipeline]
+
+1. seconds per MNIST epoch of one 784-300-100-10 MLP (batch 128, Adam): a plain
+   DataLoader loop with per-sample ToTensor/Normalize against lthpipe's trainer;
+2. achieved GFLOP/s of lthpipe training for 1/4/16/64 stacked one-hidden-layer
+   networks of width 32/128/512, next to the machine's large-matmul GFLOP/s;
+3. the default pipeline from nothing (wall time), per-job start overhead, a
+   no-op rerun and a dry run;
+4. peak memory (max RSS) of the largest MNIST job, from Snakemake's benchmark files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from lthpipe.data import Splits, make_splits
+from lthpipe.model import Architecture, init_params, stack, training_flops_per_sample
+from lthpipe.settings import DataSettings, TrainSettings
+from lthpipe.train import train_stack
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def dataloader_epoch(root: str) -> float:
+    """The usual tutorial / lottery-ticket-framework loop: per-sample transforms, DataLoader, nn.Module."""
+    from torch import nn
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    loader = DataLoader(datasets.MNIST(root, train=True, transform=transform), batch_size=128, shuffle=True)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(), nn.Linear(100, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    start = time.perf_counter()
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+def lthpipe_epoch(splits: Splits) -> float:
+    init = stack([init_params(Architecture(784, (300, 100), 10), 0, "init")])
+    start = time.perf_counter()
+    train_stack(init, splits, TrainSettings(epochs=1, lr=1e-3, batch_size=128), order_seed=0)
+    return time.perf_counter() - start
+
+
+def stacked_gflops(splits: Splits, n_nets: int, width: int, steps: int) -> float:
+    """Training throughput on `steps` minibatches of 128 (validation/test of 256 included)."""
+    n = 128 * steps
+    part = Splits(splits.x_train[:n], splits.y_train[:n], splits.x_val[:256], splits.y_val[:256],
+                  splits.x_test[:256], splits.y_test[:256])
+    arch = Architecture(784, (width,), 10)
+    init = stack([init_params(arch, seed, "init") for seed in range(n_nets)])
+    settings = TrainSettings(epochs=1, lr=1e-3, batch_size=128)
+    train_stack(init, part, settings, order_seed=0)  # warm-up
+    start = time.perf_counter()
+    train_stack(init, part, settings, order_seed=0)
+    return training_flops_per_sample(arch, n_nets) * n / (time.perf_counter() - start) / 1e9
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def pipeline(mnist_dir: str | None, cores: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="lthpipe-bench-"))
+    shutil.copy(REPO / "config.yaml", work / "config.yaml")
+    base = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work), "--cores", str(cores)]
+    if mnist_dir:
+        base += ["--config", f"datasets={{mnist: {{data: {{local_dir: {mnist_dir}}}}}}}"]
+    print(f"\n3. default pipeline (config.yaml) in {work}, --cores {cores}")
+    print(f"   from nothing:      {timed(base, work):7.1f} s")
+    print(f"   no-op rerun:       {timed(base, work):7.1f} s   (target < 5 s)")
+    print(f"   dry run:           {timed(base + ['--dry-run'], work):7.1f} s   (target < 3 s)")
+    imports = timed([sys.executable, "-c", "import torch, lthpipe.stages"], work)
+    one_job = timed(base + ["--forcerun", "artifacts/diabetes/prune/f0.500/masks.pt", "--", "artifacts/diabetes/prune/f0.500/masks.pt"], work)
+    print(f"   job start: python + torch + lthpipe imports {imports:.2f} s; one forced cheap job (prune, diabetes) "
+          f"through snakemake {one_job:.2f} s end to end")
+    rows = []
+    for tsv in (work / "artifacts").rglob("*.tsv"):
+        with tsv.open() as f:
+            row = next(csv.DictReader(f, delimiter="\t"))
+        rows.append((float(row["max_rss"]), float(row["s"]), str(tsv.relative_to(work / "artifacts"))))
+    print("\n4. peak memory (max RSS) of the largest jobs, from Snakemake benchmark files")
+    for rss, seconds, name in sorted(rows, reverse=True)[:3]:
+        print(f"   {rss:7.0f} MB  {seconds:6.1f} s  {name}")
+    mnist = [r for r in rows if r[2].startswith("mnist/")]
+    if mnist:
+        print(f"   largest MNIST job: {max(mnist)[0]:.0f} MB (target < 1500 MB)")
+    print(f"   total job time {sum(r[1] for r in rows):.0f} s over {len(rows)} jobs")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    shared = REPO.parent / "shared" / "data" / "mnist"
+    parser.add_argument("--mnist-dir", default=str(shared) if shared.is_dir() else None,
+                        help="folder with the MNIST IDX files (default: ../shared/data/mnist if present, else download)")
+    parser.add_argument("--root", default=str(REPO / "artifacts" / "torchvision"), help="torchvision MNIST root")
+    parser.add_argument("--cores", type=int, default=4, help="--cores for the pipeline run")
+    parser.add_argument("--skip-pipeline", action="store_true")
+    args = parser.parse_args()
+
+    print(f"machine: {machine()}")
+    splits, _ = make_splits("mnist", DataSettings(seed=0, root=args.root, local_dir=args.mnist_dir, download=True, n_val=5000))
+    peak = matmul_gflops()
+    print(f"large matmul (2048^2, float32): {peak:.0f} GFLOP/s")
+
+    loader_s, ours_s = dataloader_epoch(args.root), lthpipe_epoch(splits)
+    print("\n1. one 784-300-100-10 MLP, MNIST, batch 128, Adam: seconds per epoch")
+    print(f"   DataLoader + ToTensor/Normalize: {loader_s:6.2f} s (60000 images)")
+    print(f"   lthpipe trainer:                 {ours_s:6.2f} s (55000 images + val/test evaluation)")
+    print(f"   speed-up: {loader_s / ours_s:.1f}x (target >= 8x)")
+
+    print(f"\n2. lthpipe training throughput, GFLOP/s (peak {peak:.0f}); one hidden layer, batch 128")
+    print("   networks " + "".join(f"{f'width {w}':>12}" for w in (32, 128, 512)))
+    for n_nets in (1, 4, 16, 64):
+        cells = []
+        for width in (32, 128, 512):
+            gflops = stacked_gflops(splits, n_nets, width, steps=max(8, 256 // n_nets))
+            cells.append(f"{gflops:7.0f} ({gflops / peak:3.0%})")
+        print(f"   {n_nets:>8} " + "".join(f"{c:>12}" for c in cells))
+
+    if not args.skip_pipeline:
+        pipeline(args.mnist_dir, args.cores)
+
+
+if __name__ == "__main__":
+    main()

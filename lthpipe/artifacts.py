@@ -1,0 +1,72 @@
+"""Files between stages: JSON records and plain files, all written atomically
+(a temporary name in the same folder, then os.replace), so a reader never sees
+half a file. Free of torch, so the reporting jobs start fast."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+# Which rule rebuilds each stage, for error messages.
+RULE_OF_STAGE = {
+    "data": "make_data",
+    "width": "train_width",
+    "selection": "select_width",
+    "dense": "train_dense",
+    "prune": "prune",
+    "retrain": "retrain",
+    "aggregate": "aggregate",
+}
+
+
+class ArtifactError(RuntimeError):
+    """An artifact that is missing, damaged, hostile or not what the caller expected."""
+
+
+def sidecar_path(path: Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def atomic_write(path: Path, write) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    atomic_write(path, lambda f: f.write(data))
+
+
+def write_text(path: Path, text: str) -> None:
+    write_bytes(path, text.encode())
+
+
+def write_json(path: Path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ArtifactError(f"{path}: not valid JSON ({err}); {rebuild_hint()}") from None
+
+
+def rebuild_hint(stage: str | None = None) -> str:
+    rule = RULE_OF_STAGE.get(stage or "", "the rule that writes it")
+    return f"delete it and rerun snakemake to rebuild it (rule {rule})"

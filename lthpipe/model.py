@@ -1,0 +1,104 @@
+"""Stacks of MLPs that train as one batched computation.
+
+A stack holds N networks of the same shape. Each parameter carries a leading
+"network" dimension: weight ``w{i}`` is (N, out, in) and bias ``b{i}`` is (N, out).
+All networks see the same minibatch, so the first layer of the whole stack is a
+single (B, d) @ (d, N*h) matrix multiply, which is what keeps small widths fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+Params = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Architecture:
+    n_in: int
+    hidden: tuple[int, ...]
+    n_out: int
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return (self.n_in, *self.hidden, self.n_out)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.sizes) - 1
+
+    def weight_shapes(self) -> dict[str, tuple[int, int]]:
+        return {f"w{i}": (self.sizes[i + 1], self.sizes[i]) for i in range(self.n_layers)}
+
+    @property
+    def n_weights(self) -> int:
+        """Prunable parameters: weights only, biases are never pruned."""
+        return sum(out * inp for out, inp in self.weight_shapes().values())
+
+    @property
+    def n_params(self) -> int:
+        return self.n_weights + sum(self.sizes[1:])
+
+
+def weight_names(params: Params) -> list[str]:
+    return sorted((k for k in params if k.startswith("w")), key=lambda k: int(k[1:]))
+
+
+def derive_seed(seed: int, purpose: str) -> int:
+    """An independent seed for each (seed, purpose), so no two random steps share a stream."""
+    digest = hashlib.sha256(f"{seed}:{purpose}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def init_params(arch: Architecture, seed: int, purpose: str) -> Params:
+    """One network, initialised like torch.nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    gen = torch.Generator().manual_seed(derive_seed(seed, purpose))
+    params: Params = {}
+    for i in range(arch.n_layers):
+        fan_in, fan_out = arch.sizes[i], arch.sizes[i + 1]
+        bound = 1.0 / math.sqrt(fan_in)
+        params[f"w{i}"] = (torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * bound
+        params[f"b{i}"] = (torch.rand(fan_out, generator=gen) * 2 - 1) * bound
+    return params
+
+
+def zero_params(arch: Architecture) -> Params:
+    params: Params = {}
+    for i in range(arch.n_layers):
+        params[f"w{i}"] = torch.zeros(arch.sizes[i + 1], arch.sizes[i])
+        params[f"b{i}"] = torch.zeros(arch.sizes[i + 1])
+    return params
+
+
+def stack(networks: list[Params]) -> Params:
+    return {k: torch.stack([net[k] for net in networks]) for k in networks[0]}
+
+
+def unstack(params: Params) -> list[Params]:
+    n = next(iter(params.values())).shape[0]
+    return [{k: v[i] for k, v in params.items()} for i in range(n)]
+
+
+def forward(params: Params, x: torch.Tensor) -> torch.Tensor:
+    """Logits (N, B, classes) of every network in the stack for one shared batch x (B, d)."""
+    w0, b0 = params["w0"], params["b0"]  # (N, h, d), (N, h)
+    n_nets, width, _ = w0.shape
+    z = F.linear(x, w0.reshape(n_nets * width, -1), b0.reshape(-1))  # (B, N*h)
+    z = z.view(x.shape[0], n_nets, width).transpose(0, 1)  # (N, B, h)
+    for i in range(1, len(params) // 2):
+        w, b = params[f"w{i}"], params[f"b{i}"]  # (N, out, in), (N, out)
+        z = torch.baddbmm(b.unsqueeze(1), torch.relu(z), w.transpose(1, 2))  # (N, B, out)
+    return z
+
+
+def training_flops_per_sample(arch: Architecture, n_nets: int) -> int:
+    """Multiply-adds x2 of one training step per sample: forward, weight gradients,
+    and input gradients for every layer but the first (the data needs none)."""
+    weights = arch.n_weights
+    first = arch.n_in * arch.sizes[1]
+    return n_nets * 2 * (weights + weights + (weights - first))

@@ -1,0 +1,140 @@
+"""Training a stack of networks together, with optional fixed masks.
+
+Every network in the stack keeps its own parameters, mask and optimizer state:
+the loss is the sum of the per-network mean losses, so each network's gradient
+is exactly its own, and Adam/SGD update elementwise. Networks share only the
+minibatch order, which comes from ``order_seed``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from lthpipe.data import Splits
+from lthpipe.model import Params, forward
+from lthpipe.settings import TrainSettings
+
+log = logging.getLogger(__name__)
+
+EVAL_CHUNK = 4096
+
+
+@dataclass
+class History:
+    """Per-epoch metrics, each (epochs, N); best_epoch is 1-based, per network."""
+
+    train_loss: torch.Tensor
+    val_acc: torch.Tensor
+    test_acc: torch.Tensor
+    best_epoch: torch.Tensor
+
+    def summary(self) -> dict[str, list]:
+        nets = torch.arange(self.val_acc.shape[1])
+        best = self.best_epoch - 1
+        return {
+            "best_epoch": self.best_epoch.tolist(),
+            "val_acc": self.val_acc[best, nets].tolist(),
+            "test_acc": self.test_acc[best, nets].tolist(),
+            "final_val_acc": self.val_acc[-1].tolist(),
+            "final_test_acc": self.test_acc[-1].tolist(),
+            "history": {
+                "train_loss": self.train_loss.T.tolist(),
+                "val_acc": self.val_acc.T.tolist(),
+                "test_acc": self.test_acc.T.tolist(),
+            },
+        }
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@torch.no_grad()
+def accuracy(params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Accuracy (N,) of every network in the stack."""
+    correct = torch.zeros(params["w0"].shape[0], device=x.device)
+    for start in range(0, x.shape[0], EVAL_CHUNK):
+        logits = forward(params, x[start : start + EVAL_CHUNK])  # (N, b, classes)
+        correct += (logits.argmax(-1) == y[start : start + EVAL_CHUNK]).sum(-1)
+    return (correct / x.shape[0]).cpu()
+
+
+def _optimizer(settings: TrainSettings, tensors: list[torch.Tensor]) -> torch.optim.Optimizer:
+    if settings.optimizer == "adam":
+        return torch.optim.Adam(tensors, lr=settings.lr)
+    return torch.optim.SGD(tensors, lr=settings.lr, momentum=0.9)
+
+
+def train_stack(
+    init: Params,
+    data: Splits,
+    settings: TrainSettings,
+    order_seed: int,
+    masks: dict[str, torch.Tensor] | None = None,
+    device: torch.device | None = None,
+) -> tuple[Params, History]:
+    """Train every network of the stack; return the weights at each network's best
+    validation epoch (early stopping) and the per-epoch history.
+
+    ``masks`` maps weight names to 0/1 tensors shaped like the weights. Masked
+    weights start at zero and stay exactly zero: their gradients are zeroed before
+    each step (so Adam's moments never move) and the mask is reapplied after it.
+    """
+    device = device or torch.device("cpu")
+    data = data.to(device)
+    params = {k: v.detach().to(device).clone() for k, v in init.items()}
+    mask = {k: m.to(device=device, dtype=params[k].dtype) for k, m in (masks or {}).items()}
+    with torch.no_grad():
+        for k, m in mask.items():
+            params[k].mul_(m)
+    for p in params.values():
+        p.requires_grad_(True)
+    optimizer = _optimizer(settings, list(params.values()))
+
+    n_nets = params["w0"].shape[0]
+    n_train = data.x_train.shape[0]
+    order = torch.Generator().manual_seed(order_seed)
+    best = {k: v.detach().clone() for k, v in params.items()}
+    best_val = torch.full((n_nets,), -1.0)
+    best_epoch = torch.zeros(n_nets, dtype=torch.long)
+    losses, val_accs, test_accs = [], [], []
+
+    for epoch in range(1, settings.epochs + 1):
+        perm = torch.randperm(n_train, generator=order).to(device)
+        loss_sum = torch.zeros(n_nets, device=device)
+        for start in range(0, n_train, settings.batch_size):
+            idx = perm[start : start + settings.batch_size]
+            x, y = data.x_train[idx], data.y_train[idx]  # (B, d), (B,)
+            logits = forward(params, x)  # (N, B, classes)
+            per_net = F.cross_entropy(logits.transpose(1, 2), y.expand(n_nets, -1), reduction="none").mean(1)
+            optimizer.zero_grad(set_to_none=True)
+            per_net.sum().backward()
+            for k, m in mask.items():
+                params[k].grad.mul_(m)
+            optimizer.step()
+            with torch.no_grad():
+                for k, m in mask.items():
+                    params[k].mul_(m)
+                loss_sum += per_net.detach() * idx.numel()
+        frozen = {k: v.detach() for k, v in params.items()}
+        val = accuracy(frozen, data.x_val, data.y_val)
+        improved = val > best_val
+        with torch.no_grad():
+            for k, v in frozen.items():
+                keep = improved.to(device).view(-1, *([1] * (v.dim() - 1)))
+                best[k] = torch.where(keep, v, best[k])
+        best_val = torch.where(improved, val, best_val)
+        best_epoch = torch.where(improved, epoch, best_epoch)
+        losses.append((loss_sum / n_train).cpu())
+        val_accs.append(val)
+        test_accs.append(accuracy(frozen, data.x_test, data.y_test))
+        log.info("epoch %d: val acc mean %.4f", epoch, val.mean().item())
+
+    history = History(torch.stack(losses), torch.stack(val_accs), torch.stack(test_accs), best_epoch)
+    return {k: v.cpu() for k, v in best.items()}, history

@@ -1,0 +1,23 @@
+rule train_dense:
+    input:
+        unpack(dense_inputs),
+    output:
+        model="artifacts/{dataset}/dense/model.pt",
+        record="artifacts/{dataset}/dense/model.json",
+    params:
+        width=selected_width,
+        seeds=seeds,
+        train=train_settings,
+        order_seed=order_seed,
+        device=device,
+        code=TRAINING_CODE,
+    log:
+        "artifacts/{dataset}/logs/train_dense.log",
+    benchmark:
+        "artifacts/{dataset}/benchmarks/train_dense.tsv"
+    threads: training_threads
+    resources:
+        mem_mb=mem_mb,
+        runtime=runtime,
+    script:
+        "../scripts/train_dense.py"

@@ -1,0 +1,22 @@
+# One job per retained fraction: masks of every seed and their accuracy without retraining.
+rule prune:
+    input:
+        data="artifacts/{dataset}/data/data.pt",
+        dense="artifacts/{dataset}/dense/model.pt",
+    output:
+        masks="artifacts/{dataset}/prune/f{fraction}/masks.pt",
+        record="artifacts/{dataset}/prune/f{fraction}/masks.json",
+    params:
+        fraction=fraction_value,
+        scope=pruning_scope,
+        code=TRAINING_CODE,
+    log:
+        "artifacts/{dataset}/logs/prune/f{fraction}.log",
+    benchmark:
+        "artifacts/{dataset}/benchmarks/prune/f{fraction}.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb,
+        runtime=runtime,
+    script:
+        "../scripts/prune.py"

@@ -1,0 +1,38 @@
+# One job per width (all seeds train together), so extending the grid trains only new widths.
+rule train_width:
+    input:
+        data="artifacts/{dataset}/data/data.pt",
+    output:
+        result="artifacts/{dataset}/width/w{width}.json",
+    params:
+        seeds=seeds,
+        train=train_settings,
+        order_seed=order_seed,
+        device=device,
+        code=TRAINING_CODE,
+    log:
+        "artifacts/{dataset}/logs/train_width/w{width}.log",
+    benchmark:
+        "artifacts/{dataset}/benchmarks/train_width/w{width}.tsv"
+    threads: training_threads
+    resources:
+        mem_mb=mem_mb,
+        runtime=runtime,
+    script:
+        "../scripts/train_width.py"
+
+
+checkpoint select_width:
+    input:
+        results=width_results,
+    output:
+        selection="artifacts/{dataset}/width/selection.json",
+        plot="artifacts/{dataset}/width.png",
+    params:
+        tolerance=width_tolerance,
+        code=REPORT_CODE,
+    log:
+        "artifacts/{dataset}/logs/select_width.log",
+    threads: 1
+    script:
+        "../scripts/select_width.py"

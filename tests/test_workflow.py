@@ -1,0 +1,141 @@
+"""The whole workflow on a tiny config: every artifact, and Snakemake's caching."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from lthpipe.cli import main as lthpipe_main
+from workflow_helpers import TINY, changed, planned_jobs, snakemake, snapshot, write_config
+
+pytestmark = pytest.mark.workflow
+DATASETS = ("swiss_roll", "diabetes", "mnist")
+FRACTIONS = ("1.000", "0.200", "0.050")
+
+
+def tiny_config(mnist_dir: Path) -> dict:
+    config = copy.deepcopy(TINY)
+    config["datasets"]["mnist"]["data"]["local_dir"] = str(mnist_dir)
+    return config
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, mnist_dir) -> Path:
+    workdir = tmp_path_factory.mktemp("workflow")
+    write_config(workdir, tiny_config(mnist_dir))
+    snakemake(workdir, "--cores", "2")
+    return workdir
+
+
+@pytest.fixture
+def scratch(built, tmp_path) -> Path:
+    """A copy of the built workflow that a test may change (metadata included)."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(built, workdir, symlinks=True)
+    return workdir
+
+
+def test_every_artifact_is_there(built):
+    art = built / "artifacts"
+    for name in DATASETS:
+        d = art / name
+        for rel in ["data/data.pt", "data/data.json", "width/selection.json", "dense/model.pt", "dense/model.json",
+                    "curve.csv", "curve.png", "summary.json", "width.png"]:
+            assert (d / rel).is_file(), rel
+        widths = {"swiss_roll": (2, 4), "diabetes": (1, 2), "mnist": (4, 8)}[name]
+        assert sorted(p.name for p in (d / "width").glob("w*.json")) == sorted(f"w{w}.json" for w in widths)
+        for tag in FRACTIONS:
+            assert (d / f"prune/f{tag}/masks.pt").is_file() and (d / f"retrain/f{tag}/model.pt").is_file()
+        for png in (d / "curve.png", d / "width.png"):
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (art / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = (art / "summary.md").read_text()
+    assert all(f"| {name} |" in summary for name in DATASETS)
+    assert not list(art.rglob("*.tmp")), "temporary files left behind"
+
+
+def test_curve_table_has_every_method_seed_and_fraction(built):
+    rows = list(csv.DictReader((built / "artifacts/mnist/curve.csv").open()))
+    counts = Counter(row["method"] for row in rows)
+    assert counts == {"dense": 2, "pruned": 6, "rewind": 6, "reinit": 6, "random_mask": 6, "dense_small": 6}
+    for row in rows:
+        assert 0 < float(row["retained"]) <= 1 and 0 <= float(row["test_acc"]) <= 1
+    pruned = {(r["fraction"], r["retained"]) for r in rows if r["method"] == "pruned"}
+    assert all(abs(float(f) - float(r)) < 0.02 for f, r in pruned)  # measured from masks
+
+
+def test_logs_exist_for_every_job(built):
+    logs = built / "artifacts/mnist/logs"
+    assert (logs / "make_data.log").is_file() and (logs / "retrain/f0.200.log").is_file()
+    assert "epoch 3" in (logs / "train_dense.log").read_text()
+
+
+def test_inspect_reads_every_checkpoint_and_folder(built, capsys):
+    for path in sorted((built / "artifacts").rglob("*.pt")):
+        assert lthpipe_main(["inspect", str(path)]) == 0
+    assert lthpipe_main(["inspect", str(built / "artifacts/mnist")]) == 0
+    table = capsys.readouterr().out
+    assert "retrain" in table and "selection" in table
+
+
+def test_a_second_run_has_nothing_to_do(built):
+    assert planned_jobs(built) == []
+
+
+def test_one_target_builds_only_what_it_needs(tmp_path, mnist_dir):
+    write_config(tmp_path, tiny_config(mnist_dir))
+    snakemake(tmp_path, "--cores", "2", "artifacts/diabetes/curve.png")
+    datasets = {p.name for p in (tmp_path / "artifacts").iterdir() if p.is_dir()}
+    assert datasets == {"diabetes"}
+    assert not (tmp_path / "artifacts/summary.md").exists()
+
+
+def test_changing_one_datasets_epochs_reruns_that_dataset_only(scratch, mnist_dir):
+    config = tiny_config(mnist_dir)
+    config["datasets"]["swiss_roll"]["train"] = {"epochs": 4}
+    write_config(scratch, config)
+    jobs = planned_jobs(scratch)
+    assert {w.get("dataset") for rule, w in jobs if rule != "summarize"} == {"swiss_roll"}
+    assert Counter(rule for rule, _ in jobs) == {
+        "train_width": 2, "select_width": 1, "train_dense": 1, "prune": 3, "retrain": 3, "aggregate": 1, "summarize": 1,
+    }
+
+
+def test_adding_a_fraction_runs_only_that_fraction_and_the_aggregates(scratch, mnist_dir):
+    config = tiny_config(mnist_dir)
+    config["defaults"]["fractions"].append(0.5)
+    write_config(scratch, config)
+    jobs = planned_jobs(scratch)
+    assert Counter(rule for rule, _ in jobs) == {"prune": 3, "retrain": 3, "aggregate": 3, "summarize": 1}
+    assert {w["fraction"] for rule, w in jobs if rule in ("prune", "retrain")} == {"0.500"}
+    before = snapshot(scratch)
+    snakemake(scratch, "--cores", "2")
+    assert changed(before, snapshot(scratch)) == {
+        f"artifacts/{name}/{path}"
+        for name in DATASETS
+        for path in ("prune/f0.500/masks.pt", "prune/f0.500/masks.json", "retrain/f0.500/model.pt",
+                     "retrain/f0.500/model.json", "curve.csv", "curve.png", "summary.json")
+    } | {"artifacts/summary.md", "artifacts/summary.png"}
+
+
+def test_extending_the_width_grid_trains_only_the_new_width(scratch, mnist_dir):
+    config = tiny_config(mnist_dir)
+    config["datasets"]["swiss_roll"]["widths"] = [1, 2, 4]  # width 1 cannot win on 4 classes
+    write_config(scratch, config)
+    selection = scratch / "artifacts/swiss_roll/width/selection.json"
+    chosen = json.loads(selection.read_text())["width"]
+    before = snapshot(scratch)
+    snakemake(scratch, "--cores", "2")
+    assert json.loads(selection.read_text())["width"] == chosen
+    # The dense network and everything trained from it are untouched; only the reports redo.
+    assert changed(before, snapshot(scratch)) == {
+        "artifacts/swiss_roll/width/w1.json", "artifacts/swiss_roll/width/selection.json",
+        "artifacts/swiss_roll/width.png", "artifacts/swiss_roll/curve.csv", "artifacts/swiss_roll/curve.png",
+        "artifacts/swiss_roll/summary.json", "artifacts/summary.md", "artifacts/summary.png",
+    }
