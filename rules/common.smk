@@ -85,12 +85,20 @@ def selection_file(wildcards):
     return checkpoints.select_width.get(dataset=wildcards.dataset).output.selection
 
 
-def dense_inputs(wildcards):
-    # Not an input file: dense training depends on the chosen width (a param), not
-    # on the selection file's date, so extending the width grid without changing
-    # the choice reruns nothing downstream.
-    selection_file(wildcards)
-    return {"data": f"artifacts/{wildcards.dataset}/data/data.pt"}
+def after_width_search(**paths):
+    """Input function of a stage downstream of the width search (a checkpoint).
+
+    It waits for the search but does not take the selection file as an input:
+    these stages depend on the chosen width (a param of train_dense), not on the
+    file's date. Snakemake re-evaluates every job whose input function waits on
+    the checkpoint once the search is done, so extending the width grid without
+    changing the choice reruns nothing here."""
+
+    def inputs(wildcards):
+        selection_file(wildcards)
+        return {name: path.format(**wildcards) for name, path in paths.items()}
+
+    return inputs
 
 
 def selected_width(wildcards):

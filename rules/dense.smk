@@ -1,6 +1,6 @@
 rule train_dense:
     input:
-        unpack(dense_inputs),
+        unpack(after_width_search(data="artifacts/{dataset}/data/data.pt")),
     output:
         model="artifacts/{dataset}/dense/model.pt",
         record="artifacts/{dataset}/dense/model.json",

@@ -1,8 +1,12 @@
 # One job per retained fraction: masks of every seed and their accuracy without retraining.
 rule prune:
     input:
-        data="artifacts/{dataset}/data/data.pt",
-        dense="artifacts/{dataset}/dense/model.pt",
+        unpack(
+            after_width_search(
+                data="artifacts/{dataset}/data/data.pt",
+                dense="artifacts/{dataset}/dense/model.pt",
+            )
+        ),
     output:
         masks="artifacts/{dataset}/prune/f{fraction}/masks.pt",
         record="artifacts/{dataset}/prune/f{fraction}/masks.json",

@@ -2,9 +2,13 @@
 # networks, so a new fraction adds one job and nothing else reruns.
 rule retrain:
     input:
-        data="artifacts/{dataset}/data/data.pt",
-        dense="artifacts/{dataset}/dense/model.pt",
-        masks="artifacts/{dataset}/prune/f{fraction}/masks.pt",
+        unpack(
+            after_width_search(
+                data="artifacts/{dataset}/data/data.pt",
+                dense="artifacts/{dataset}/dense/model.pt",
+                masks="artifacts/{dataset}/prune/f{fraction}/masks.pt",
+            )
+        ),
     output:
         model="artifacts/{dataset}/retrain/f{fraction}/model.pt",
         record="artifacts/{dataset}/retrain/f{fraction}/model.json",
