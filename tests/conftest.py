@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from workflow_helpers import snakemake, tiny_config, write_config
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
@@ -37,3 +39,12 @@ def mnist_dir(tmp_path_factory) -> Path:
     if SHARED_MNIST.is_dir():
         return SHARED_MNIST
     return write_idx(tmp_path_factory.mktemp("mnist"))
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory, mnist_dir) -> Path:
+    """The tiny study run locally; tests that change it work on a copy."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    write_config(workdir, tiny_config(mnist_dir))
+    snakemake(workdir, "--cores", "2")
+    return workdir

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import shutil
@@ -12,25 +11,11 @@ from pathlib import Path
 import pytest
 
 from lthpipe.cli import main as lthpipe_main
-from workflow_helpers import TINY, changed, planned_jobs, snakemake, snapshot, write_config
+from workflow_helpers import changed, planned_jobs, snakemake, snapshot, tiny_config, write_config
 
 pytestmark = pytest.mark.workflow
 DATASETS = ("swiss_roll", "diabetes", "mnist")
 FRACTIONS = ("1.000", "0.200", "0.050")
-
-
-def tiny_config(mnist_dir: Path) -> dict:
-    config = copy.deepcopy(TINY)
-    config["datasets"]["mnist"]["data"]["local_dir"] = str(mnist_dir)
-    return config
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, mnist_dir) -> Path:
-    workdir = tmp_path_factory.mktemp("workflow")
-    write_config(workdir, tiny_config(mnist_dir))
-    snakemake(workdir, "--cores", "2")
-    return workdir
 
 
 @pytest.fixture
