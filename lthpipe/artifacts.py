@@ -4,6 +4,7 @@ half a file. Free of torch, so the reporting jobs start fast."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -30,10 +31,25 @@ def sidecar_path(path: Path) -> Path:
     return Path(path).with_suffix(".json")
 
 
+def _temporary_affixes(path: Path) -> tuple[str, str]:
+    """atomic_write's temporary beside `path` is `.{name}.<random>.tmp`."""
+    return f".{path.name}.", ".tmp"
+
+
+def stale_temporaries(path: Path) -> list[Path]:
+    """Temporaries of `path` that an atomic_write killed between writing and
+    renaming (SIGKILL, the OOM killer, a lost node) left behind; its own cleanup
+    never ran, and Snakemake does not know these names."""
+    path = Path(path)
+    prefix, suffix = _temporary_affixes(path)
+    return sorted(path.parent.glob(f"{glob.escape(prefix)}*{suffix}"))
+
+
 def atomic_write(path: Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    prefix, suffix = _temporary_affixes(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

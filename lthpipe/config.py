@@ -4,6 +4,7 @@ one frozen Study per dataset (schema defaults < `defaults` < the dataset's own).
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -61,20 +62,43 @@ def _key(path) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
+def _strict_validator(schema: dict):
+    """JSON Schema counts 8.0 as an integer and lets NaN and infinity through every
+    bound; here integers are ints (widths name files, epochs count loops) and
+    numbers are finite."""
+    base = jsonschema.validators.validator_for(schema)
+
+    def is_integer(checker, instance) -> bool:
+        return isinstance(instance, int) and not isinstance(instance, bool)
+
+    def is_number(checker, instance) -> bool:
+        return isinstance(instance, (int, float)) and not isinstance(instance, bool) and math.isfinite(instance)
+
+    checker = base.TYPE_CHECKER.redefine_many({"integer": is_integer, "number": is_number})
+    return jsonschema.validators.extend(base, type_checker=checker)(schema)
+
+
 def validate(config: dict) -> None:
     """Raise ConfigError naming the first offending key."""
     schema = load_schema()
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    error = jsonschema.exceptions.best_match(_strict_validator(schema).iter_errors(config))
     if error is not None:
         raise ConfigError(f"config key '{_key(error.absolute_path)}': {error.message}")
     for name, study in resolve_unchecked(config).items():
+        tags: dict[str, float] = {}
         for fraction in study.fractions:
-            if abs(fraction * 1000 - round(fraction * 1000)) > 1e-9:
+            tag = fraction_tag(fraction)
+            if abs(fraction * 1000 - round(fraction * 1000)) > 1e-9 or float(tag) == 0:
                 raise ConfigError(
                     f"config key 'fractions' of {name}: {fraction} has more than three decimals "
                     "(paths spell fractions with three)"
                 )
+            if tag in tags:
+                raise ConfigError(
+                    f"config key 'fractions' of {name}: {tags[tag]} and {fraction} are both {tag} "
+                    "at three decimals (one path each)"
+                )
+            tags[tag] = fraction
     # The schema above is the one validator; this is Snakemake's own pass over it.
     from snakemake.utils import validate as snakemake_validate
 

@@ -6,6 +6,7 @@ train and prune."""
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import torch
@@ -25,6 +26,18 @@ from lthpipe.settings import DataSettings, TrainSettings
 from lthpipe.train import History, accuracy, resolve_device, train_stack
 
 log = logging.getLogger(__name__)
+
+# Results must not depend on how many threads a job got (the config's `threads`,
+# capped by --cores). MKL's default matrix products pick kernels by thread count:
+# on an AVX-512 CPU, diabetes' 10-row last minibatch came out in other bits with 2
+# threads than with 1 or 4. Strict conditional numerical reproducibility makes
+# ?gemm bitwise identical for any thread count on AVX2 and AVX-512 CPUs (oneMKL
+# developer guide, "Reproducibility Conditions"). MKL reads the variable at its
+# first call, which no import makes; an explicit MKL_CBWR in the environment wins.
+# Set here, in the hashed stage code, because it changes the bits of every result.
+# Torch builds without MKL (ARM, macOS) and CUDA ignore it: there, results are
+# reproducible for a given number of threads only.
+os.environ.setdefault("MKL_CBWR", "AVX2,STRICT")
 
 
 def make_data(dataset: str, settings: DataSettings, out: Path) -> None:

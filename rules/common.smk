@@ -22,7 +22,8 @@ wildcard_constraints:
     # Only known dataset names, so no path built from a wildcard leaves artifacts/.
     dataset="|".join(DATASETS),
     width=r"[1-9][0-9]*",
-    fraction=r"[01]\.[0-9]{3}",
+    # Exactly the tags fraction_tag gives the fractions in (0, 1]: 0.001 to 1.000.
+    fraction=r"1\.000|0\.(?!000)[0-9]{3}",
 
 
 def study(wildcards):

@@ -1,11 +1,14 @@
-"""Running the workflow in a scratch folder, and reading what a dry run plans."""
+"""Running the workflow in a scratch folder, reading what it plans and did, and injecting faults."""
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -26,11 +29,15 @@ def write_config(workdir: Path, config: dict) -> Path:
     return path
 
 
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+            "--configfile", str(workdir / "config.yaml"), *args]
+
+
 def snakemake(
     workdir: Path, *args: str, check: bool = True, env: dict[str, str] | None = None, timeout: float | None = None
 ) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-               "--configfile", str(workdir / "config.yaml"), *args]
+    command = snakemake_command(workdir, *args)
     result = subprocess.run(command, capture_output=True, text=True, cwd=workdir, env=env, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -40,15 +47,35 @@ def snakemake(
 def planned_jobs(workdir: Path) -> list[tuple[str, dict[str, str]]]:
     """(rule, wildcards) of every job a dry run would run, the target rule 'all' left out."""
     output = snakemake(workdir, "--dry-run").stdout
-    jobs: list[tuple[str, dict[str, str]]] = []
+    return [(job["rule"], job["wildcards"]) for job in announced_jobs(output) if job["rule"] != "all"]
+
+
+def announced_jobs(output: str) -> list[dict]:
+    """The jobs Snakemake announces in its output (a run's or a dry run's): rule,
+    jobid, wildcards and the files it writes (output, log, benchmark)."""
+    jobs: list[dict] = []
+    current = None
     for line in output.splitlines():
         header = re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):$", line)
         if header:
-            jobs.append((header.group(1), {}))
-        elif line.startswith("    wildcards: ") and jobs:
-            pairs = line.removeprefix("    wildcards: ").split(", ")
-            jobs[-1][1].update(pair.split("=", 1) for pair in pairs)
-    return [job for job in jobs if job[0] != "all"]
+            current = {"rule": header.group(1), "jobid": None, "wildcards": {}}
+            current.update({key: [] for key in ("output", "log", "benchmark")})
+            jobs.append(current)
+        elif current is not None and line.startswith("    "):
+            key, _, value = line.strip().partition(": ")
+            if key == "wildcards":
+                current["wildcards"].update(pair.split("=", 1) for pair in value.split(", "))
+            elif key in ("output", "log", "benchmark"):
+                current[key] = value.split(", ")
+            elif key == "jobid":
+                current["jobid"] = int(value)
+        else:
+            current = None  # e.g. an "Error in rule ..." block repeats these keys
+    return jobs
+
+
+def finished_jobids(output: str) -> set[int]:
+    return {int(jobid) for jobid in re.findall(r"^Finished jobid: (\d+)", output, re.MULTILINE)}
 
 
 def artifact_files(workdir: Path) -> list[Path]:
@@ -64,3 +91,48 @@ def snapshot(workdir: Path) -> dict[str, int]:
 
 def changed(before: dict[str, int], after: dict[str, int]) -> set[str]:
     return {path for path, mtime in after.items() if before.get(path) != mtime}
+
+
+def digests(workdir: Path) -> dict[str, str]:
+    """SHA-256 of every artifact: two runs agree bit for bit when these do."""
+    return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in artifact_files(workdir)}
+
+
+def start_snakemake(workdir: Path, *args: str, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Snakemake in the background, its output in `log`, in a process group of its
+    own that a test can signal as a terminal's Ctrl-C would: Snakemake and its jobs."""
+    with open(log, "w") as out:
+        return subprocess.Popen(snakemake_command(workdir, *args), stdout=out, stderr=subprocess.STDOUT,
+                                cwd=workdir, env=env, start_new_session=True)
+
+
+def wait_for(condition, what: str, timeout: float = 300, process: subprocess.Popen | None = None) -> None:
+    """Poll until condition() holds; fail after timeout, or when process ends first."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"gave up waiting for {what}: the process ended ({process.returncode})")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what} after {timeout} s")
+        time.sleep(0.05)
+
+
+def fault_env(folder: Path, hook: str) -> dict[str, str]:
+    """An environment whose Python processes (Snakemake's jobs among them) first
+    run `hook`, as a sitecustomize module; the hook picks its process by sys.argv."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(hook)
+    path = os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def run_all(commands: dict[str, tuple[list[str], Path]]) -> dict[str, subprocess.CompletedProcess]:
+    """Run commands side by side, each in its folder; their results (output and
+    errors together in stdout) by name."""
+    running = {
+        name: subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for name, (command, cwd) in commands.items()
+    }
+    outputs = {name: proc.communicate()[0] for name, proc in running.items()}
+    return {name: subprocess.CompletedProcess(proc.args, proc.returncode, outputs[name], "")
+            for name, proc in running.items()}

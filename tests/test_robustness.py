@@ -1,0 +1,428 @@
+"""Nothing lost, nothing trusted that shouldn't be: jobs killed mid-training and
+mid-write, an interrupted Snakemake, the same bits however a run is scheduled,
+hostile configs and targets, a failing job, and more cores than the machine has."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import types
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lthpipe.artifacts import read_json, stale_temporaries, write_json
+from lthpipe.config import ConfigError, resolve
+from lthpipe.jobs import job
+from test_config import GOOD, with_change
+from workflow_helpers import (
+    announced_jobs, changed, digests, fault_env, finished_jobids, planned_jobs, run_all, snakemake,
+    snakemake_command, snapshot, start_snakemake, tiny_config, wait_for, write_config,
+)
+
+pytestmark = pytest.mark.workflow
+
+# A job that dies mid-training: it stops itself as it logs its second epoch (of
+# three), leaving its pid in a marker file, so the test kills it at a known point.
+PAUSE_IN_TRAINING = """
+import logging, os, signal, sys
+from pathlib import Path
+
+class PauseInTraining(logging.Handler):
+    def emit(self, record):
+        if record.getMessage().startswith("epoch 2:"):
+            Path({marker!r}).write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGSTOP)
+
+if sys.argv[0].endswith(".retrain.py"):
+    logging.getLogger("lthpipe.train").addHandler(PauseInTraining())
+"""
+
+# A job that dies between writing a checkpoint's temporary and renaming it.
+KILL_BEFORE_RENAME = """
+import os, signal, sys
+
+if sys.argv[0].endswith(".retrain.py"):
+    rename = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if str(dst).endswith("model.pt"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return rename(src, dst, *args, **kwargs)
+
+    os.replace = replace
+"""
+
+
+def study(mnist_dir: Path) -> dict:
+    """The tiny study, its training jobs asking for 2 threads (--cores 1 gives them 1).
+    Diabetes trains width 8 alone: its retrain stack (64 hidden units) meets a 10-row
+    last minibatch, which MKL, unless told to be strict, multiplies in other bits with
+    2 threads; measured: 3 retrain checkpoints differ between --cores 1 and 4 then."""
+    config = tiny_config(mnist_dir)
+    config["defaults"]["threads"] = 2
+    config["datasets"]["diabetes"]["widths"] = [8]
+    return config
+
+
+@pytest.fixture(scope="module")
+def studies(tmp_path_factory, mnist_dir) -> dict[str, Path]:
+    """The whole study twice, side by side: on one core (so one thread a job), and
+    with --cores 4 on this 2-core machine (two threads a job)."""
+    root = tmp_path_factory.mktemp("robust")
+    runs = {name: root / name for name in ("one_core", "four_cores")}
+    for workdir in runs.values():
+        workdir.mkdir()
+        write_config(workdir, study(mnist_dir))
+    runs["four_cores_output"] = root / "four_cores.out"
+    four = start_snakemake(runs["four_cores"], "--cores", "4", log=runs["four_cores_output"])
+    try:
+        snakemake(runs["one_core"], "--cores", "1")
+        assert four.wait(timeout=1800) == 0, runs["four_cores_output"].read_text()
+    finally:
+        four.kill()
+    return runs
+
+
+@pytest.fixture(scope="module")
+def one_core(studies) -> Path:
+    """The reference every other run is compared with."""
+    return studies["one_core"]
+
+
+def clone(workdir: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "clone"
+    shutil.copytree(workdir, copy, symlinks=True)
+    return copy
+
+
+def remove(workdir: Path, *paths: str) -> None:
+    for rel in paths:
+        path = workdir / rel
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+AGGREGATES = ("curve.csv", "curve.png", "summary.json")  # one dataset's reports
+
+
+def temporaries(workdir: Path) -> list[Path]:
+    return sorted((workdir / "artifacts").rglob("*.tmp"))
+
+
+# 1. Atomic artifacts under SIGKILL.
+
+
+def test_a_job_killed_mid_training_reruns_to_the_same_bits(one_core, tmp_path):
+    workdir = clone(one_core, tmp_path)
+    folder = "artifacts/mnist/retrain/f0.200"
+    remove(workdir, folder)
+    marker = tmp_path / "paused.pid"
+    env = fault_env(tmp_path / "hook", PAUSE_IN_TRAINING.format(marker=str(marker)))
+    run = start_snakemake(workdir, "--cores", "2", f"{folder}/model.json", log=tmp_path / "killed.out", env=env)
+    wait_for(marker.exists, "the retrain job to reach its second epoch", process=run)
+    os.kill(int(marker.read_text()), signal.SIGKILL)  # as the OOM killer would
+    assert run.wait(timeout=300) != 0
+    log = (workdir / "artifacts/mnist/logs/retrain/f0.200.log").read_text()
+    assert "Error in rule retrain" in (tmp_path / "killed.out").read_text()
+    assert "epoch 1:" in log and "epoch 3:" not in log
+    assert not (workdir / folder).exists() or not any((workdir / folder).iterdir())  # not even a temporary
+    snakemake(workdir, "--cores", "2", f"{folder}/model.json")  # the same command again
+    assert digests(workdir) == digests(one_core)
+    assert not temporaries(workdir)
+
+
+def test_a_job_killed_between_write_and_rename_leaves_no_file_and_its_rerun_no_litter(one_core, tmp_path):
+    workdir = clone(one_core, tmp_path)
+    folder = workdir / "artifacts/diabetes/retrain/f0.050"
+    remove(workdir, "artifacts/diabetes/retrain/f0.050")
+    env = fault_env(tmp_path / "hook", KILL_BEFORE_RENAME)
+    killed = snakemake(workdir, "--cores", "2", "artifacts/diabetes/retrain/f0.050/model.json", env=env, check=False)
+    assert killed.returncode != 0 and "Error in rule retrain" in killed.stdout + killed.stderr
+    # The checkpoint was written in full under its temporary name, then the job died.
+    assert not (folder / "model.pt").exists() and not (folder / "model.json").exists()
+    assert [p.name.startswith(".model.pt.") for p in temporaries(workdir)] == [True]
+    # The same command again: the job's next attempt clears the stale temporary.
+    snakemake(workdir, "--cores", "2", "artifacts/diabetes/retrain/f0.050/model.json")
+    assert not temporaries(workdir)
+    assert "left by an earlier attempt" in (workdir / "artifacts/diabetes/logs/retrain/f0.050.log").read_text()
+    assert digests(workdir) == digests(one_core)
+
+
+def test_death_before_rename_keeps_the_old_file_and_the_next_job_clears_the_temporary(tmp_path):
+    target = tmp_path / "record.json"
+    write_json(target, {"version": 1})
+    die_in_rename = (
+        "import os, signal, sys\n"
+        "from lthpipe import artifacts\n"
+        "artifacts.os.replace = lambda src, dst: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "artifacts.write_json(sys.argv[1], {'version': 2})\n"
+    )
+    died = subprocess.run([sys.executable, "-c", die_in_rename, str(target)], capture_output=True, text=True)
+    assert died.returncode == -signal.SIGKILL
+    assert read_json(target) == {"version": 1}
+    [stale] = stale_temporaries(target)
+    assert json.loads(stale.read_text()) == {"version": 2}  # written in full, never renamed
+    bystanders = [tmp_path / ".other.json.abc.tmp", tmp_path / "record.json.tmp"]
+    for path in bystanders:
+        path.write_text("not ours")
+    snakemake_object = types.SimpleNamespace(
+        log=[str(tmp_path / "job.log")], output=[str(target)], rule="r", wildcards={}, threads=1
+    )
+    root, saved = logging.getLogger(), logging.getLogger().handlers[:]
+    try:
+        with job(snakemake_object, uses_torch=False):
+            pass
+    finally:
+        root.handlers[:] = saved  # job() points the root logger at its log, now closed
+    assert not stale.exists() and all(path.exists() for path in bystanders)
+    assert read_json(target) == {"version": 1}
+    assert str(stale) in (tmp_path / "job.log").read_text()
+
+
+# 2. Interrupting Snakemake itself.
+
+
+def test_an_interrupted_run_resumes_to_the_same_bits_without_redoing_finished_jobs(one_core, tmp_path):
+    workdir = clone(one_core, tmp_path)
+    # Everything of mnist after its dense network: 8 jobs, from pruning on.
+    mnist = [f"artifacts/mnist/{name}" for name in ("prune", "retrain", *AGGREGATES)]
+    remove(workdir, *mnist, "artifacts/summary.md", "artifacts/summary.png")
+    marker = tmp_path / "paused.pid"
+    env = fault_env(tmp_path / "hook", PAUSE_IN_TRAINING.format(marker=str(marker)))
+    out_path = tmp_path / "interrupted.out"
+    run = start_snakemake(workdir, "--cores", "4", log=out_path, env=env)
+    wait_for(marker.exists, "a retrain job in mid-training", process=run)
+    os.killpg(run.pid, signal.SIGINT)  # Ctrl-C: Snakemake waits for its jobs, and the stopped one never ends...
+    with pytest.raises(subprocess.TimeoutExpired):
+        run.wait(timeout=1)
+    os.killpg(run.pid, signal.SIGKILL)  # ...so kill -9, Snakemake and its jobs
+    run.wait()
+    out = out_path.read_text()
+    jobs = {job["jobid"]: job for job in announced_jobs(out)}
+    finished = {path for jobid in finished_jobids(out) for path in jobs[jobid]["output"]}
+    unfinished = {path for jobid in jobs.keys() - finished_jobids(out) for path in jobs[jobid]["output"]}
+    assert finished and any("/retrain/" in path for path in unfinished)
+    before = snapshot(workdir)
+    assert finished <= before.keys()
+
+    # A killed Snakemake leaves its lock: the next run refuses until told it is stale.
+    refused = snakemake(workdir, "--cores", "4", check=False)
+    assert refused.returncode != 0 and "--unlock" in refused.stdout + refused.stderr
+    assert snapshot(workdir) == before
+    snakemake(workdir, "--unlock")
+    snakemake(workdir, "--cores", "4")  # rerun-incomplete (the default profile) redoes the killed jobs
+    assert not changed(before, snapshot(workdir)) & finished
+    assert digests(workdir) == digests(one_core)
+    assert not temporaries(workdir)
+
+
+# 3. The same bits, however the work is scheduled.
+
+
+def test_rebuilding_a_deleted_stage_gives_the_same_bits(one_core, tmp_path):
+    workdir = clone(one_core, tmp_path)
+    # Snakemake trusts outputs whose inputs were deleted (snakemake/snakemake#1978): a
+    # deleted stage is rebuilt when asked for, by name or by deleting what follows it.
+    remove(workdir, "artifacts/diabetes/retrain/f0.050")
+    assert planned_jobs(workdir) == []
+    downstream = ["dense", "prune", "retrain", *AGGREGATES]
+    remove(workdir, *(f"artifacts/diabetes/{name}" for name in downstream))
+    before = snapshot(workdir)
+    snakemake(workdir, "--cores", "4")  # 2 threads a job here, 1 in the reference
+    rebuilt = changed(before, snapshot(workdir))
+    assert {"artifacts/diabetes/dense/model.pt", "artifacts/diabetes/prune/f0.050/masks.pt"} <= rebuilt
+    assert digests(workdir) == digests(one_core)
+
+
+def test_one_core_and_four_cores_give_the_same_bits(one_core, studies):
+    workdir = studies["four_cores"]
+    # Not vacuous: the training jobs really ran with 1 thread here and 2 there.
+    for path, threads in ((one_core, 1), (workdir, 2)):
+        assert f"threads {threads}" in (path / "artifacts/mnist/logs/train_dense.log").read_text()
+    assert digests(workdir) == digests(one_core)
+
+
+TRAIN_WITH_THREADS = """
+import hashlib, sys, torch
+from lthpipe.model import Architecture, init_params, stack
+from lthpipe.settings import TrainSettings
+from lthpipe.stages import load_splits
+from lthpipe.train import train_stack
+
+splits, base = load_splits(sys.argv[1], "diabetes")
+arch = Architecture(base.n_in, (32,), base.n_out)
+init = stack([init_params(arch, seed, "init") for seed in range(12)])
+for threads in (1, 2, 4):
+    torch.set_num_threads(threads)
+    trained, _ = train_stack(init, splits, TrainSettings(epochs=3, lr=0.003, batch_size=32), 0)
+    print(hashlib.sha256(b"".join(trained[k].numpy().tobytes() for k in sorted(trained))).hexdigest())
+"""
+
+
+def trained_bits_by_threads(data: Path, mkl_cbwr: str | None) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
+    if mkl_cbwr is not None:
+        env["MKL_CBWR"] = mkl_cbwr
+    result = subprocess.run([sys.executable, "-c", TRAIN_WITH_THREADS, str(data)], env=env,
+                            capture_output=True, text=True, check=True)
+    return result.stdout.split()
+
+
+def test_trained_bits_do_not_depend_on_the_thread_count(one_core):
+    """diabetes, width 32, batch 32, 1, 2 and 4 threads in one process: the same bits."""
+    assert len(set(trained_bits_by_threads(one_core / "artifacts/diabetes/data/data.pt", None))) == 1
+
+
+def test_without_strict_mode_mkl_gives_other_bits_on_other_thread_counts(one_core):
+    """Why lthpipe.stages asks MKL for strict reproducibility: left to choose, MKL
+    multiplies diabetes' 10-row last minibatch differently with 2 threads (AVX-512)."""
+    bits = trained_bits_by_threads(one_core / "artifacts/diabetes/data/data.pt", "")
+    if len(set(bits)) == 1:
+        pytest.skip("this machine's MKL gives the same bits for 1, 2 and 4 threads even without strict mode")
+    assert len(set(bits)) > 1
+
+
+# 4. Hostile configuration and targets.
+
+MORE_BAD = [
+    ("datasets.swiss_roll.widths", [8.0], "datasets.swiss_roll.widths.0"),  # would name w8.0.json
+    ("defaults.train.epochs", 3.0, "defaults.train.epochs"),
+    ("defaults.seeds", [1.0], "defaults.seeds.0"),
+    ("defaults.widths", [True], "defaults.widths.0"),
+    ("defaults.seeds", [], "defaults.seeds"),
+    ("defaults.seeds", [1, 1], "defaults.seeds"),
+    ("datasets.swiss_roll.widths", [4, 4], "datasets.swiss_roll.widths"),
+    ("defaults.threads", 0, "defaults.threads"),
+    ("defaults.threads", "2", "defaults.threads"),
+    ("defaults.fractions", [math.nan], "defaults.fractions.0"),
+    ("defaults.train.lr", math.inf, "defaults.train.lr"),
+    ("defaults.fractions", ["0.5"], "defaults.fractions.0"),
+    ("defaults.fractions", [1e-300], "fractions"),  # would be f0.000
+    ("defaults.fractions", [0.5, 0.5000000000001], "fractions"),  # two fractions, one path
+    ("datasets", {}, "datasets"),
+    ("datasets.mnist", [], "datasets.mnist"),
+    ("order_seed", -1, "order_seed"),
+]
+
+
+def with_dataset(name: str) -> dict:
+    config = copy.deepcopy(GOOD)
+    config["datasets"][name] = {}
+    return config
+
+
+@pytest.mark.parametrize(("path", "value", "key"), MORE_BAD, ids=[f"{p}={v!r}" for p, v, _ in MORE_BAD])
+def test_more_bad_configs_are_rejected_naming_the_key(path, value, key):
+    with pytest.raises(ConfigError, match=f"config key '{key}'"):
+        resolve(with_change(path, value))
+
+
+def test_dataset_names_that_would_leave_artifacts_are_rejected():
+    for name in ("../x", "/tmp/x", "mnist/../../x", ""):
+        with pytest.raises(ConfigError, match="config key 'datasets'"):
+            resolve(with_dataset(name))
+
+
+# One bad config per kind, each through Snakemake.
+SNAKEMAKE_BAD = {
+    "unknown key": (with_change("defaults.epochs", 3), "defaults"),
+    "wrong type": (with_change("datasets.mnist.train.epochs", "ten"), "datasets.mnist.train.epochs"),
+    "fraction out of range": (with_change("defaults.fractions", [1.5]), "defaults.fractions.0"),
+    "fraction duplicated": (with_change("defaults.fractions", [0.5, 0.5000000000001]), "fractions"),
+    "empty list": (with_change("defaults.methods", []), "defaults.methods"),
+    "dataset escaping artifacts": (with_dataset("../x"), "datasets"),
+    "width not a positive integer": (with_change("datasets.swiss_roll.widths", [8.0]), "datasets.swiss_roll.widths.0"),
+}
+
+
+@pytest.fixture(scope="module")
+def rejected_configs(tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
+    commands = {}
+    for name, (config, _) in SNAKEMAKE_BAD.items():
+        workdir = tmp_path_factory.mktemp("bad")
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+        commands[name] = (snakemake_command(workdir, "--cores", "1"), workdir)
+    results = run_all(commands)
+    return {name: (commands[name][1], result) for name, result in results.items()}
+
+
+@pytest.mark.parametrize("kind", SNAKEMAKE_BAD)
+def test_snakemake_rejects_a_bad_config_before_any_job_naming_the_key(rejected_configs, kind):
+    workdir, result = rejected_configs[kind]
+    assert result.returncode != 0
+    assert "invalid configuration: config key" in result.stdout
+    assert f"config key '{SNAKEMAKE_BAD[kind][1]}'" in result.stdout
+    assert not (workdir / "artifacts").exists() and not (workdir / "x").exists()
+
+
+HOSTILE_TARGETS = [
+    "artifacts/../x/curve.png",
+    "artifacts/foo/curve.png",
+    "artifacts/mnist/prune/f../../../../x/masks.pt",
+    "artifacts/mnist/width/w../../x.json",
+    "artifacts/mnist/prune/f0.000/masks.pt",
+    "/tmp/lthpipe-elsewhere/artifacts/mnist/curve.png",
+]
+
+
+def test_targets_outside_the_study_have_no_rule(one_core, tmp_path):
+    workdir = clone(one_core, tmp_path)
+    commands = {t: (snakemake_command(workdir, "--dry-run", "--nolock", t), workdir) for t in HOSTILE_TARGETS}
+    control = "artifacts/mnist/prune/f0.333/masks.pt"  # a fraction outside the config is a fair target
+    commands[control] = (snakemake_command(workdir, "--dry-run", "--nolock", control), workdir)
+    results = run_all(commands)
+    planned = announced_jobs(results.pop(control).stdout)
+    assert [(j["rule"], j["output"][0]) for j in planned] == [("prune", control)]
+    for target, result in results.items():
+        assert result.returncode != 0, target
+        assert "MissingRuleException" in result.stdout and "No rule to produce" in result.stdout, target
+    assert not (tmp_path / "x").exists() and not Path("/tmp/lthpipe-elsewhere").exists()
+    assert digests(workdir) == digests(one_core)
+
+
+# 5. A failing job.
+
+
+def test_a_failing_job_shows_its_log_and_keep_going_finishes_the_rest(one_core, tmp_path, mnist_dir):
+    workdir = clone(one_core, tmp_path)
+    config = study(mnist_dir)
+    config["datasets"]["mnist"]["data"]["local_dir"] = str(tmp_path / "empty")  # as if the data vanished
+    (tmp_path / "empty").mkdir()
+    write_config(workdir, config)
+    remove(workdir, "artifacts/diabetes/retrain/f0.050", *(f"artifacts/diabetes/{f}" for f in AGGREGATES))
+    before = snapshot(workdir)
+    result = snakemake(workdir, "--cores", "2", "--keep-going", check=False)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and "Error in rule make_data" in out
+    log = "artifacts/mnist/logs/make_data.log"
+    assert f"log: {log}" in out and "lacks" in (workdir / log).read_text()
+    assert "lacks" in out.split(f"Logfile {log}:", 1)[1]  # show-failed-logs: the log's content follows
+    rebuilt = changed(before, snapshot(workdir))
+    assert {"artifacts/diabetes/curve.csv", "artifacts/diabetes/retrain/f0.050/model.pt"} <= rebuilt
+    assert "artifacts/summary.md" not in rebuilt  # needs mnist
+    reference = digests(one_core)
+    unaffected = {path: reference[path] for path in reference if "/mnist/" not in path and "summary." not in path}
+    assert unaffected.items() <= digests(workdir).items()
+
+
+# 6. More cores than the machine has.
+
+
+def test_four_cores_on_two_write_every_file_once_and_leave_no_temporaries(studies):
+    workdir, out = studies["four_cores"], studies["four_cores_output"].read_text()
+    assert "Provided cores: 4" in out
+    jobs = [job for job in announced_jobs(out) if job["rule"] != "all"]
+    assert len(jobs) == 36 and finished_jobids(out) >= {job["jobid"] for job in jobs}
+    written = Counter(path for job in jobs for path in job["output"] + job["log"] + job["benchmark"])
+    assert written and max(written.values()) == 1
+    assert not temporaries(workdir)
+    assert planned_jobs(workdir) == []
