@@ -78,13 +78,14 @@ def _strict_validator(schema: dict):
     return jsonschema.validators.extend(base, type_checker=checker)(schema)
 
 
-def validate(config: dict) -> None:
-    """Raise ConfigError naming the first offending key."""
+def resolve(config: dict) -> dict[str, Study]:
+    """The studies of a config; ConfigError naming the first offending key if it is invalid."""
     schema = load_schema()
     error = jsonschema.exceptions.best_match(_strict_validator(schema).iter_errors(config))
     if error is not None:
         raise ConfigError(f"config key '{_key(error.absolute_path)}': {error.message}")
-    for name, study in resolve_unchecked(config).items():
+    studies = _studies(config)
+    for name, study in studies.items():
         tags: dict[str, float] = {}
         for fraction in study.fractions:
             tag = fraction_tag(fraction)
@@ -103,6 +104,7 @@ def validate(config: dict) -> None:
     from snakemake.utils import validate as snakemake_validate
 
     snakemake_validate(config, str(SCHEMA_PATH), set_default=False)
+    return studies
 
 
 def _defaults(node: dict, schema: dict) -> dict[str, Any]:
@@ -116,7 +118,7 @@ def _defaults(node: dict, schema: dict) -> dict[str, Any]:
     return defaults
 
 
-def resolve_unchecked(config: dict) -> dict[str, Study]:
+def _studies(config: dict) -> dict[str, Study]:
     schema = load_schema()
     given = config.get("defaults", {})
     base = {**_defaults(schema["$defs"]["study"], schema), **given}
@@ -143,11 +145,6 @@ def resolve_unchecked(config: dict) -> dict[str, Study]:
             order_seed=config.get("order_seed", 0),
         )
     return studies
-
-
-def resolve(config: dict) -> dict[str, Study]:
-    validate(config)
-    return resolve_unchecked(config)
 
 
 def code_version(modules: list[str]) -> str:
