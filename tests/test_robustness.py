@@ -25,7 +25,7 @@ from lthpipe.config import ConfigError, resolve
 from lthpipe.jobs import job
 from test_config import GOOD, with_change
 from workflow_helpers import (
-    announced_jobs, changed, digests, fault_env, finished_jobids, planned_jobs, run_all, snakemake,
+    announced_jobs, changed, clone, digests, fault_env, finished_jobids, planned_jobs, run_all, snakemake,
     snakemake_command, snapshot, start_snakemake, tiny_config, wait_for, write_config,
 )
 
@@ -97,12 +97,6 @@ def studies(tmp_path_factory, mnist_dir) -> dict[str, Path]:
 def one_core(studies) -> Path:
     """The reference every other run is compared with."""
     return studies["one_core"]
-
-
-def clone(workdir: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "clone"
-    shutil.copytree(workdir, copy, symlinks=True)
-    return copy
 
 
 def remove(workdir: Path, *paths: str) -> None:

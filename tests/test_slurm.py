@@ -1,11 +1,13 @@
 """The tiny study through profiles/slurm on a one-node SLURM that this module starts:
-every job but the reports goes through sbatch, and the artifacts equal a local run's."""
+every job but the reports goes through sbatch, the artifacts equal a local run's, and a
+job that runs out of memory fails with its logs named while --keep-going finishes the rest."""
 
 from __future__ import annotations
 
 import getpass
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -23,7 +25,9 @@ import yaml
 
 from lthpipe import checkpoint
 from lthpipe.artifacts import read_json
-from workflow_helpers import REPO, artifact_files, planned_jobs, snakemake, tiny_config, write_config
+from workflow_helpers import (
+    REPO, artifact_files, changed, clone, planned_jobs, snakemake, snapshot, tiny_config, write_config,
+)
 
 PROFILE = REPO / "profiles" / "slurm"
 # Not in the venv: snakemake imports every installed executor plugin, and this one asks
@@ -32,6 +36,8 @@ PLUGIN_DIR = REPO / ".slurm-plugin"
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
 TOOLS = ("munged", "slurmctld", "slurmd", "sbatch")
 REMOTE_RULES = {"make_data", "train_width", "train_dense", "prune", "retrain"}  # the reports are localrules
+# The first status check after 2 s, not the plugin's 40: these jobs take seconds.
+ON_SLURM = ("--profile", str(PROFILE), "--slurm-init-seconds-before-status-checks", "2")
 
 
 def have_slurm() -> bool:
@@ -65,6 +71,12 @@ SlurmdLogFile={root}/slurmd.log
 # No cgroups and no accounting database: nothing outside this folder is needed.
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
+# Memory limits without cgroups: slurmstepd sums a step's memory every second and kills
+# the step above its --mem. PSS, not RSS, which would count torch's shared libraries once
+# per process and put a small dataset's srun step (Snakemake and the script) near 1000 MB.
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=1
+JobAcctGatherParams=UsePss,OverMemoryKill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 MpiDefault=none
@@ -205,9 +217,7 @@ def on_slurm(cluster, mnist_dir, tmp_path_factory) -> Path:
     """The tiny study run through profiles/slurm."""
     workdir = tmp_path_factory.mktemp("on_slurm")
     write_config(workdir, tiny_config(mnist_dir))
-    # The first status check after 2 s, not the plugin's 40: these jobs take seconds.
-    snakemake(workdir, "--profile", str(PROFILE), "--slurm-init-seconds-before-status-checks", "2",
-              env=cluster, timeout=600)
+    snakemake(workdir, *ON_SLURM, env=cluster, timeout=600)
     return workdir
 
 
@@ -255,3 +265,37 @@ def test_artifacts_equal_a_local_run(on_slurm, built):
     local, remote = contents(built), contents(on_slurm)
     assert sorted(remote) == sorted(local)
     assert [name for name in local if not same(local[name], remote[name])] == []
+
+
+def test_a_job_out_of_memory_fails_with_its_logs_and_keep_going_finishes_the_rest(on_slurm, cluster, tmp_path):
+    """Two independent retrain jobs again; diabetes's asks for 20 MB, which Snakemake alone
+    exceeds on the node, so SLURM kills it within seconds."""
+    workdir = clone(on_slurm, tmp_path)
+    before = snapshot(workdir)
+    forced = [f"artifacts/{dataset}/retrain/f0.050/model.json" for dataset in ("diabetes", "swiss_roll")]
+    # A --set-resources given here replaces the profile's, which only lengthen MNIST's jobs.
+    result = snakemake(workdir, *ON_SLURM, "--keep-going", "--forcerun", *forced, "--set-resources",
+                       "retrain:mem_mb=20 if wildcards.dataset == 'diabetes' else 1000",
+                       env=cluster, timeout=300, check=False)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert slurm_jobs(cluster, workdir) == {
+        "rule_retrain_wildcards_diabetes_0.050": "OUT_OF_MEMORY",
+        "rule_retrain_wildcards_swiss_roll_0.050": "COMPLETED",
+    }
+    assert "SLURM status is: 'OUT_OF_MEMORY'" in out
+    # The error names the rule's log and SLURM's log of the job, which holds slurmstepd's word.
+    logs = re.search(r"^Error in rule retrain:\n(?:    .*\n)*?    log: (.+) \(check log", out, re.MULTILINE)
+    rule_log, slurm_log = logs.group(1).split(", ")
+    assert rule_log == "artifacts/diabetes/logs/retrain/f0.050.log"
+    assert "exceeded memory limit" in (workdir / slurm_log).read_text()
+    # The failed job's outputs are gone (Snakemake removes them before a job runs and
+    # after it fails); swiss_roll's retrain and report are new; summarize, which needs
+    # diabetes too, did not run.
+    after = snapshot(workdir)
+    assert set(before) - set(after) == {"artifacts/diabetes/retrain/f0.050/model.pt",
+                                        "artifacts/diabetes/retrain/f0.050/model.json"}
+    assert changed(before, after) == {
+        *(f"artifacts/swiss_roll/retrain/f0.050/model.{ext}" for ext in ("pt", "json")),
+        *(f"artifacts/swiss_roll/{name}" for name in ("curve.csv", "curve.png", "summary.json")),
+    }

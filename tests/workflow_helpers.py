@@ -6,6 +6,7 @@ import copy
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -82,6 +83,13 @@ def artifact_files(workdir: Path) -> list[Path]:
     """Every artifact; logs, timings and the MNIST download aside."""
     root = workdir / "artifacts"
     return [p for p in root.rglob("*") if p.is_file() and not {"logs", "benchmarks", "torchvision"} & set(p.parts)]
+
+
+def clone(workdir: Path, tmp_path: Path) -> Path:
+    """A copy of a run's folder, .snakemake and dates included, for a test to change."""
+    copy = tmp_path / "clone"
+    shutil.copytree(workdir, copy, symlinks=True)
+    return copy
 
 
 def snapshot(workdir: Path) -> dict[str, int]:
