@@ -58,12 +58,13 @@ def describe_folder(folder: Path) -> list[str]:
     for path in sorted(folder.rglob("*.json")):
         record = read_json(path)
         if isinstance(record, dict) and record.get("stage") in order:
-            records.append((order.index(record["stage"]), record.get("fraction") or 0, str(path.relative_to(folder)), record))
+            rank = (order.index(record["stage"]), -(record.get("fraction") or 0), record.get("width") or 0)
+            records.append((rank, str(path.relative_to(folder)), record))
     if not records:
         raise ArtifactError(f"{folder}: no lthpipe artifacts below it")
-    records.sort(key=lambda r: (r[0], -r[1], r[2]))
+    records.sort(key=lambda r: r[:2])
     lines = [f"{'stage':<10}{'path':<34}{'width':>6}{'fraction':>10}{'nets':>6}{'val acc':>9}{'test acc':>9}"]
-    for _, _, rel, record in records:
+    for _, rel, record in records:
         metrics = record.get("metrics", {})
         nets = len(record.get("networks") or record.get("seeds") or [])
         width = record.get("width", "")
