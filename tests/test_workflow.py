@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from lthpipe.cli import main as lthpipe_main
-from workflow_helpers import changed, planned_jobs, snakemake, snapshot, tiny_config, write_config
+from workflow_helpers import changed, clone, planned_jobs, snakemake, snapshot, tiny_config, write_config
 
 pytestmark = pytest.mark.workflow
 DATASETS = ("swiss_roll", "diabetes", "mnist")
@@ -21,9 +20,7 @@ FRACTIONS = ("1.000", "0.200", "0.050")
 @pytest.fixture
 def scratch(built, tmp_path) -> Path:
     """A copy of the built workflow that a test may change (metadata included)."""
-    workdir = tmp_path / "copy"
-    shutil.copytree(built, workdir, symlinks=True)
-    return workdir
+    return clone(built, tmp_path)
 
 
 def test_every_artifact_is_there(built):
