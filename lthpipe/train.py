@@ -1,9 +1,10 @@
 """Training a stack of networks together, with optional fixed masks.
 
 Every network in the stack keeps its own parameters, mask and optimizer state:
-the loss is the sum of the per-network mean losses, so each network's gradient
-is exactly its own, and Adam/SGD update elementwise. Networks share only the
-minibatch order, which comes from ``order_seed``.
+each network's gradient is that of its own mean loss, and Adam/SGD update
+elementwise. Networks share only the minibatch order, which comes from
+``order_seed``. Gradients come from ``model.backward`` into buffers that live
+for the whole run, not from autograd.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from lthpipe.data import Splits
-from lthpipe.model import Params, forward
+from lthpipe.model import Params, backward, forward, forward_with_activations
 from lthpipe.settings import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,15 @@ def accuracy(params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (correct / x.shape[0]).cpu()
 
 
+def cross_entropy_with_grad(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each network's mean cross-entropy (N,) over the batch, and its gradient w.r.t. the logits (N, B, classes)."""
+    # logsumexp: torch.log_softmax is 2-3x slower on CPU when the class dimension is short.
+    log_probs = logits - torch.logsumexp(logits, -1, keepdim=True)
+    loss = -log_probs.gather(2, y.view(1, -1, 1).expand(logits.shape[0], -1, 1)).squeeze(2).mean(1)
+    grad = log_probs.exp_().sub_(F.one_hot(y, logits.shape[2]).to(logits.dtype)).div_(y.shape[0])
+    return loss, grad
+
+
 def _optimizer(settings: TrainSettings, tensors: list[torch.Tensor]) -> torch.optim.Optimizer:
     if settings.optimizer == "adam":
         # The fused kernel updates a whole stacked tensor in one pass: ~2x faster steps on CPU.
@@ -91,17 +101,17 @@ def train_stack(
     data = data.to(device)
     params = {k: v.detach().to(device).clone() for k, v in init.items()}
     mask = {k: m.to(device=device, dtype=params[k].dtype) for k, m in (masks or {}).items()}
-    with torch.no_grad():
-        for k, m in mask.items():
-            params[k].mul_(m)
-    for p in params.values():
-        p.requires_grad_(True)
+    for k, m in mask.items():
+        params[k].mul_(m)
+    grads = {k: torch.zeros_like(v) for k, v in params.items()}
+    for k, p in params.items():
+        p.grad = grads[k]  # the optimizer reads them; backward() overwrites them each step
     optimizer = _optimizer(settings, list(params.values()))
 
     n_nets = params["w0"].shape[0]
     n_train = data.x_train.shape[0]
     order = torch.Generator().manual_seed(order_seed)
-    best = {k: v.detach().clone() for k, v in params.items()}
+    best = {k: v.clone() for k, v in params.items()}
     best_val = torch.full((n_nets,), -1.0)
     best_epoch = torch.zeros(n_nets, dtype=torch.long)
     losses, val_accs, test_accs = [], [], []
@@ -111,30 +121,27 @@ def train_stack(
         loss_sum = torch.zeros(n_nets, device=device)
         for start in range(0, n_train, settings.batch_size):
             idx = perm[start : start + settings.batch_size]
-            x, y = data.x_train[idx], data.y_train[idx]  # (B, d), (B,)
-            logits = forward(params, x)  # (N, B, classes)
-            per_net = F.cross_entropy(logits.transpose(1, 2), y.expand(n_nets, -1), reduction="none").mean(1)
-            optimizer.zero_grad(set_to_none=True)
-            per_net.sum().backward()
+            # index_select copies whole rows: twice as fast as x_train[idx] on CPU.
+            x, y = data.x_train.index_select(0, idx), data.y_train.index_select(0, idx)  # (B, d), (B,)
+            logits, hidden = forward_with_activations(params, x)  # (N, B, classes)
+            per_net, dlogits = cross_entropy_with_grad(logits, y)
+            backward(params, x, hidden, dlogits, grads)
             for k, m in mask.items():
-                params[k].grad.mul_(m)
+                grads[k].mul_(m)
             optimizer.step()
-            with torch.no_grad():
-                for k, m in mask.items():
-                    params[k].mul_(m)
-                loss_sum += per_net.detach() * idx.numel()
-        frozen = {k: v.detach() for k, v in params.items()}
-        val = accuracy(frozen, data.x_val, data.y_val)
+            for k, m in mask.items():
+                params[k].mul_(m)
+            loss_sum += per_net * idx.numel()
+        val = accuracy(params, data.x_val, data.y_val)
         improved = val > best_val
-        with torch.no_grad():
-            for k, v in frozen.items():
-                keep = improved.to(device).view(-1, *([1] * (v.dim() - 1)))
-                best[k] = torch.where(keep, v, best[k])
+        for k, v in params.items():
+            keep = improved.to(device).view(-1, *([1] * (v.dim() - 1)))
+            best[k] = torch.where(keep, v, best[k])
         best_val = torch.where(improved, val, best_val)
         best_epoch = torch.where(improved, epoch, best_epoch)
         losses.append((loss_sum / n_train).cpu())
         val_accs.append(val)
-        test_accs.append(accuracy(frozen, data.x_test, data.y_test))
+        test_accs.append(accuracy(params, data.x_test, data.y_test))
         log.info("epoch %d: val acc mean %.4f", epoch, val.mean().item())
 
     history = History(torch.stack(losses), torch.stack(val_accs), torch.stack(test_accs), best_epoch)

@@ -2,11 +2,13 @@ import pytest
 import torch
 
 from lthpipe.data import Splits
-from lthpipe.model import Architecture, forward, init_params, stack, unstack
+import torch.nn.functional as F
+
+from lthpipe.model import Architecture, backward, forward, forward_with_activations, init_params, stack, unstack
 from lthpipe.prune import magnitude_mask, random_mask_like
 from lthpipe.settings import TrainSettings
 from lthpipe.stages import lottery_networks
-from lthpipe.train import train_stack
+from lthpipe.train import cross_entropy_with_grad, train_stack
 
 ARCH = Architecture(6, (16,), 3)
 SETTINGS = TrainSettings(epochs=3, lr=0.01, batch_size=32)
@@ -28,8 +30,9 @@ def test_masked_weights_stay_exactly_zero():
         assert torch.all(trained[name][mask] != 0)
 
 
-def test_a_stack_trains_each_network_as_if_alone():
-    nets = [init_params(ARCH, s, "init") for s in range(4)]
+@pytest.mark.parametrize("arch", [ARCH, Architecture(6, (12, 5), 3)], ids=["one hidden layer", "two hidden layers"])
+def test_a_stack_trains_each_network_as_if_alone(arch):
+    nets = [init_params(arch, s, "init") for s in range(4)]
     masks = [magnitude_mask(n, f) for n, f in zip(nets, (1.0, 0.5, 0.2, 0.1))]
     together, history = train_stack(stack(nets), toy_splits(), SETTINGS, order_seed=7, masks=stack(masks))
     for i, (net, mask) in enumerate(zip(nets, masks)):
@@ -93,3 +96,26 @@ def test_forward_of_a_stack_equals_each_network():
         h = torch.relu(x @ net["w0"].T + net["b0"])
         h = torch.relu(h @ net["w1"].T + net["b1"])
         assert torch.allclose(logits[i], h @ net["w2"].T + net["b2"], atol=1e-6)
+
+
+@pytest.mark.parametrize("hidden", [(), (16,), (12, 5)])
+def test_hand_written_gradients_equal_autograd(hidden):
+    arch = Architecture(6, hidden, 3)
+    params = stack([init_params(arch, s, "init") for s in range(3)])
+    x, y = torch.randn(20, 6), torch.randint(0, 3, (20,))
+    # Zero inputs and zero biases make exact-zero pre-activations, where ReLU's gradient
+    # convention (0 at 0) must match autograd's.
+    x[:4] = 0
+    params["b0"][:, :5] = 0
+
+    logits, hidden_out = forward_with_activations(params, x)
+    loss, dlogits = cross_entropy_with_grad(logits, y)
+    grads = {k: torch.full_like(v, float("nan")) for k, v in params.items()}
+    backward(params, x, hidden_out, dlogits, grads)
+
+    leaves = {k: v.clone().requires_grad_() for k, v in params.items()}
+    expected_loss = F.cross_entropy(forward(leaves, x).transpose(1, 2), y.expand(3, -1), reduction="none").mean(1)
+    expected_loss.sum().backward()
+    assert torch.allclose(loss, expected_loss.detach(), atol=1e-6)
+    for k, leaf in leaves.items():
+        assert torch.allclose(grads[k], leaf.grad, atol=1e-6), k
