@@ -85,44 +85,48 @@ def unstack(params: Params) -> list[Params]:
 
 def forward(params: Params, x: torch.Tensor) -> torch.Tensor:
     """Logits (N, B, classes) of every network in the stack for one shared batch x (B, d)."""
-    return forward_with_activations(params, x)[0]
+    return forward_with_activations(params, x)[0].transpose(1, 2)
 
 
 def forward_with_activations(params: Params, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Logits (N, B, classes) and the ReLU output (N, B, width) of every hidden layer,
-    which is what ``backward`` needs."""
+    """Logits and the ReLU output of every hidden layer, which is what ``backward`` needs,
+    all feature-major: (N, features, B), contiguous.
+
+    Feature-major keeps every product and reduction on contiguous memory: the loss's
+    softmax over 10 classes runs 2-5x faster on (N, C, B) than on (N, B, C), and the
+    first layer's weight gradient is one product with no transposed copy.
+    """
     w0, b0 = params["w0"], params["b0"]  # (N, h, d), (N, h)
-    n_nets, width, _ = w0.shape
-    z = torch.addmm(b0.reshape(-1), x, w0.reshape(n_nets * width, -1).t())  # (B, N*h)
-    z = z.view(x.shape[0], n_nets, width).transpose(0, 1)  # (N, B, h), a strided view
+    n_nets, width, n_in = w0.shape
+    z = torch.addmm(b0.reshape(-1, 1), w0.reshape(n_nets * width, n_in), x.t())  # (N*h, B)
+    z = z.view(n_nets, width, x.shape[0])
     hidden = []
     for i in range(1, len(params) // 2):
         hidden.append(z.relu_())
         w, b = params[f"w{i}"], params[f"b{i}"]  # (N, out, in), (N, out)
-        z = torch.baddbmm(b.unsqueeze(1), hidden[-1], w.transpose(1, 2))  # (N, B, out)
+        z = torch.baddbmm(b.unsqueeze(2), w, hidden[-1])  # (N, out, B)
     return z, hidden
 
 
 @torch.no_grad()
 def backward(params: Params, x: torch.Tensor, hidden: list[torch.Tensor], dlogits: torch.Tensor, grads: Params) -> None:
     """Write into ``grads`` the gradient of every parameter, given the loss's gradient
-    ``dlogits`` (N, B, classes) and the activations of ``forward_with_activations``.
+    ``dlogits`` (N, classes, B) and the activations of ``forward_with_activations``.
 
-    Written out by hand rather than left to autograd, for speed: autograd computes the
-    last layer's weight gradient as a (width, classes) product that MKL runs ~8x slower
-    than the (classes, width) one used here, and allocates every gradient anew each
-    step; these go into the same buffers every step.
+    Written out rather than left to autograd, for speed: autograd computes the last
+    layer's weight gradient as a (width, classes) product that MKL runs ~8x slower
+    than the (classes, width) one here, and allocates every gradient anew each step;
+    these go into the same buffers every step.
     """
     dz = dlogits
     for i in range(len(params) // 2 - 1, 0, -1):
-        a = hidden[i - 1]
-        torch.bmm(dz.transpose(1, 2), a, out=grads[f"w{i}"])
-        torch.sum(dz, 1, out=grads[f"b{i}"])
-        dz = torch.bmm(dz, params[f"w{i}"]).mul_(a > 0)  # through layer i and the ReLU before it
+        a = hidden[i - 1]  # (N, in, B)
+        torch.bmm(dz, a.transpose(1, 2), out=grads[f"w{i}"])
+        torch.sum(dz, 2, out=grads[f"b{i}"])
+        dz = torch.bmm(params[f"w{i}"].transpose(1, 2), dz).mul_(a > 0)  # through layer i and the ReLU before it
     n_nets, width, n_in = params["w0"].shape
-    dz = dz.transpose(0, 1).reshape(x.shape[0], n_nets * width)  # back to the first layer's (B, N*h)
-    torch.mm(dz.t(), x, out=grads["w0"].view(n_nets * width, n_in))
-    torch.sum(dz, 0, out=grads["b0"].view(-1))
+    torch.mm(dz.view(n_nets * width, -1), x, out=grads["w0"].view(n_nets * width, n_in))
+    torch.sum(dz, 2, out=grads["b0"])
 
 
 def training_flops_per_sample(arch: Architecture, n_nets: int) -> int:

@@ -27,16 +27,16 @@ from lthpipe.train import History, accuracy, resolve_device, train_stack
 
 log = logging.getLogger(__name__)
 
-# Results must not depend on how many threads a job got (the config's `threads`,
-# capped by --cores). MKL's default matrix products pick kernels by thread count:
-# on an AVX-512 CPU, diabetes' 10-row last minibatch came out in other bits with 2
-# threads than with 1 or 4. Strict conditional numerical reproducibility makes
-# ?gemm bitwise identical for any thread count on AVX2 and AVX-512 CPUs (oneMKL
-# developer guide, "Reproducibility Conditions"). MKL reads the variable at its
-# first call, which no import makes; an explicit MKL_CBWR in the environment wins.
-# Set here, in the hashed stage code, because it changes the bits of every result.
-# Torch builds without MKL (ARM, macOS) and CUDA ignore it: there, results are
-# reproducible for a given number of threads only.
+# MKL's conditional numerical reproducibility: one fixed code path (AVX2) instead of
+# one chosen per CPU, which oneMKL documents as the same bits on every CPU that has
+# AVX2 (checked here on one machine only), and fewer thread-count effects. It does
+# not make every product independent of the thread count: measured on this AMD EPYC,
+# some small products (e.g. of a 10-row last minibatch) still come out in other bits
+# with another number of threads, so a job's bits depend on its thread count, which
+# its record keeps (README, "Reproducibility"). MKL reads the variable at its first
+# call, which no import makes; an explicit MKL_CBWR in the environment wins. Set
+# here, in the hashed stage code, because it changes the bits of every result. Torch
+# builds without MKL (ARM, macOS) and CUDA ignore it.
 os.environ.setdefault("MKL_CBWR", "AVX2,STRICT")
 
 
@@ -54,6 +54,11 @@ def load_splits(path: Path, dataset: str) -> tuple[Splits, Architecture]:
 
 def _with_width(base: Architecture, width: int) -> Architecture:
     return Architecture(base.n_in, (width,), base.n_out)
+
+
+def _compute(device: str) -> dict:
+    """What a training job ran on; its bits depend on the device and the thread count."""
+    return {"device": str(resolve_device(device)), "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
 def _train_dense_stack(
@@ -77,7 +82,7 @@ def train_width(
     log.info("width %d: val acc %s", width, metrics["val_acc"])
     write_json(out, {
         "stage": "width", "dataset": dataset, "width": width, "seeds": list(seeds), "n_weights": arch.n_weights,
-        "train": vars(settings), "parents": [str(data_path)], "metrics": metrics,
+        "train": vars(settings), "compute": _compute(device), "parents": [str(data_path)], "metrics": metrics,
     })
 
 
@@ -91,7 +96,7 @@ def train_dense(
     checkpoint.save(out, tensors, {
         "stage": "dense", "dataset": dataset, "width": width, "seeds": list(seeds),
         "architecture": list(arch.sizes), "n_weights": arch.n_weights, "train": vars(settings),
-        "parents": [str(data_path)], "metrics": history.summary(),
+        "compute": _compute(device), "parents": [str(data_path)], "metrics": history.summary(),
     })
 
 
@@ -158,6 +163,7 @@ def retrain(
     checkpoint.save(out, tensors, {
         "stage": "retrain", "dataset": dataset, "fraction": pruned["fraction"], "width": dense["width"],
         "seeds": dense["seeds"], "methods": list(methods), "networks": networks, "train": vars(settings),
-        "parents": [str(data_path), str(dense_path), str(masks_path)], "metrics": history.summary(),
+        "compute": _compute(device), "parents": [str(data_path), str(dense_path), str(masks_path)],
+        "metrics": history.summary(),
     })
 

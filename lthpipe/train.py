@@ -13,10 +13,9 @@ import logging
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from lthpipe.data import Splits
-from lthpipe.model import Params, backward, forward, forward_with_activations
+from lthpipe.model import Params, backward, forward_with_activations
 from lthpipe.settings import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -61,17 +60,18 @@ def accuracy(params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Accuracy (N,) of every network in the stack."""
     correct = torch.zeros(params["w0"].shape[0], device=x.device)
     for start in range(0, x.shape[0], EVAL_CHUNK):
-        logits = forward(params, x[start : start + EVAL_CHUNK])  # (N, b, classes)
-        correct += (logits.argmax(-1) == y[start : start + EVAL_CHUNK]).sum(-1)
+        logits, _ = forward_with_activations(params, x[start : start + EVAL_CHUNK])  # (N, classes, b)
+        correct += (logits.argmax(1) == y[start : start + EVAL_CHUNK]).sum(-1)
     return (correct / x.shape[0]).cpu()
 
 
 def cross_entropy_with_grad(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each network's mean cross-entropy (N,) over the batch, and its gradient w.r.t. the logits (N, B, classes)."""
-    # logsumexp: torch.log_softmax is 2-3x slower on CPU when the class dimension is short.
-    log_probs = logits - torch.logsumexp(logits, -1, keepdim=True)
-    loss = -log_probs.gather(2, y.view(1, -1, 1).expand(logits.shape[0], -1, 1)).squeeze(2).mean(1)
-    grad = log_probs.exp_().sub_(F.one_hot(y, logits.shape[2]).to(logits.dtype)).div_(y.shape[0])
+    """Each network's mean cross-entropy (N,) over the batch, and its gradient w.r.t.
+    the logits; both logits and gradient are feature-major, (N, classes, B)."""
+    log_probs = torch.log_softmax(logits, 1)
+    target = y.expand(logits.shape[0], 1, -1)  # (N, 1, B)
+    loss = -log_probs.gather(1, target).squeeze(1).mean(1)
+    grad = log_probs.exp_().scatter_add_(1, target, torch.full_like(target, -1, dtype=logits.dtype)).div_(y.shape[0])
     return loss, grad
 
 
@@ -123,7 +123,7 @@ def train_stack(
             idx = perm[start : start + settings.batch_size]
             # index_select copies whole rows: twice as fast as x_train[idx] on CPU.
             x, y = data.x_train.index_select(0, idx), data.y_train.index_select(0, idx)  # (B, d), (B,)
-            logits, hidden = forward_with_activations(params, x)  # (N, B, classes)
+            logits, hidden = forward_with_activations(params, x)  # (N, classes, B)
             per_net, dlogits = cross_entropy_with_grad(logits, y)
             backward(params, x, hidden, dlogits, grads)
             for k, m in mask.items():

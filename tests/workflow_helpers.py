@@ -79,6 +79,19 @@ def finished_jobids(output: str) -> set[int]:
     return {int(jobid) for jobid in re.findall(r"^Finished jobid: (\d+)", output, re.MULTILINE)}
 
 
+def most_jobs_at_once(output: str) -> int:
+    """The most jobs a run's output shows started and not yet finished at one time."""
+    running: set[str] = set()
+    most = 0
+    for started, finished in re.findall(r"^    jobid: (\d+)$|^Finished jobid: (\d+)", output, re.MULTILINE):
+        if started:
+            running.add(started)
+            most = max(most, len(running))
+        else:
+            running.discard(finished)
+    return most
+
+
 def artifact_files(workdir: Path) -> list[Path]:
     """Every artifact; logs, timings and the MNIST download aside."""
     root = workdir / "artifacts"
