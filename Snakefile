@@ -1,6 +1,7 @@
 # lthpipe: how many of a trained MLP's weights are really needed?
 # Stages, one rule file each: data -> width search -> dense training -> pruning
-# per fraction -> rewind retraining and controls per fraction -> aggregation.
+# per fraction -> rewind retraining and controls per fraction (and iterative
+# pruning, level by level) -> aggregation -> report.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -9,12 +10,16 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/width.smk"
 include: "rules/dense.smk"
 include: "rules/prune.smk"
 include: "rules/retrain.smk"
+include: "rules/imp.smk"
 include: "rules/aggregate.smk"
 
 

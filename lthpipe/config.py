@@ -1,11 +1,13 @@
 """The configuration: validated against config.schema.yaml, then resolved into
-one frozen Study per dataset (schema defaults < `defaults` < the dataset's own)."""
+one frozen Study per dataset (schema defaults < `defaults` < the dataset's own),
+which hands each rule its settings object."""
 
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,10 +15,22 @@ from typing import Any
 import jsonschema
 import yaml
 
-from lthpipe.settings import DataSettings, TrainSettings
+from lthpipe import datasets
+from lthpipe.lottery import METHODS, at_init_sources
+from lthpipe.settings import (
+    DenseSettings,
+    LevelSettings,
+    PruneSettings,
+    ReportSettings,
+    RetrainSettings,
+    StudySettings,
+    TrainingRun,
+    WidthSettings,
+    from_params,
+)
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
-STUDY_KEYS = ("seeds", "widths", "fractions", "methods", "pruning", "width_tolerance", "summary_tolerance", "threads")
+PACKAGE = Path(__file__).parent
 
 
 class ConfigError(ValueError):
@@ -24,33 +38,65 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Resources:
+    """A dataset's own per-job memory (MB) and wall time (minutes), if it sets them."""
+
+    mem_mb: int | None = None
+    runtime: int | None = None
+
+
+@dataclass(frozen=True)
 class Study:
-    """Everything that shapes one dataset's results."""
+    """Everything that shapes one dataset's results, and each rule's share of it."""
 
     dataset: str
-    data: DataSettings
-    seeds: tuple[int, ...]
-    widths: tuple[int, ...]
-    fractions: tuple[float, ...]
-    methods: tuple[str, ...]
-    pruning: str
-    train: TrainSettings
-    width_tolerance: float
-    summary_tolerance: float
-    threads: int
+    data: datasets.DataSettings
+    settings: StudySettings
+    resources: Resources
     device: str
     order_seed: int
 
-    def data_params(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self.data).items() if v is not None}
+    @property
+    def searches_width(self) -> bool:
+        return self.settings.hidden is None
 
-    def train_params(self) -> dict[str, Any]:
-        return asdict(self.train)
+    def run(self) -> TrainingRun:
+        s = self.settings
+        return TrainingRun(train=s.train, init=s.init, order_seed=self.order_seed, device=self.device)
+
+    def width_settings(self) -> WidthSettings:
+        return WidthSettings(seeds=self.settings.seeds, run=self.run())
+
+    def dense_settings(self, hidden: Iterable[int]) -> DenseSettings:
+        return DenseSettings(seeds=self.settings.seeds, hidden=tuple(hidden), run=self.run(), rewind=self.settings.rewind)
+
+    def prune_settings(self, fraction: float) -> PruneSettings:
+        s = self.settings
+        return PruneSettings(
+            fraction=fraction, scope=s.pruning, at_init=at_init_sources(s.methods), at_init_settings=s.at_init,
+            batch_size=s.train.batch_size,
+        )
+
+    def retrain_settings(self) -> RetrainSettings:
+        return RetrainSettings(methods=self.settings.methods, run=self.run())
+
+    def level_settings(self, level: int) -> LevelSettings:
+        imp = self.settings.imp
+        return LevelSettings(level=level, rate=imp.rate, output_rate=imp.output_rate, methods=imp.methods,
+                             scope=self.settings.pruning, run=self.run())
+
+    def report_settings(self) -> ReportSettings:
+        return ReportSettings(tolerance=self.settings.summary_tolerance)
 
 
 def fraction_tag(fraction: float) -> str:
     """The canonical spelling of a fraction in paths: three decimals."""
     return f"{fraction:.3f}"
+
+
+def level_tag(level: int) -> str:
+    """The canonical spelling of an iterative-pruning level in paths: two digits."""
+    return f"{level:02d}"
 
 
 @cache
@@ -78,28 +124,19 @@ def _strict_validator(schema: dict):
     return jsonschema.validators.extend(base, type_checker=checker)(schema)
 
 
-def resolve(config: dict) -> dict[str, Study]:
-    """The studies of a config; ConfigError naming the first offending key if it is invalid."""
+def resolve(config: dict, files: Iterable[str | Path] = ()) -> dict[str, Study]:
+    """The studies of a config; ConfigError naming the first offending key if it is
+    invalid. `files` are the config files it was read from, checked for a dataset
+    named twice (YAML keeps only the last of two equal keys, silently)."""
+    for path in files:
+        _check_unique_datasets(Path(path))
     schema = load_schema()
     error = jsonschema.exceptions.best_match(_strict_validator(schema).iter_errors(config))
     if error is not None:
         raise ConfigError(f"config key '{_key(error.absolute_path)}': {error.message}")
-    studies = _studies(config)
-    for name, study in studies.items():
-        tags: dict[str, float] = {}
-        for fraction in study.fractions:
-            tag = fraction_tag(fraction)
-            if abs(fraction * 1000 - round(fraction * 1000)) > 1e-9 or float(tag) == 0:
-                raise ConfigError(
-                    f"config key 'fractions' of {name}: {fraction} has more than three decimals "
-                    "(paths spell fractions with three)"
-                )
-            if tag in tags:
-                raise ConfigError(
-                    f"config key 'fractions' of {name}: {tags[tag]} and {fraction} are both {tag} "
-                    "at three decimals (one path each)"
-                )
-            tags[tag] = fraction
+    studies = {name: _study(name, entry, config) for name, entry in config["datasets"].items()}
+    for study in studies.values():
+        _check(study)
     # The schema above is the one validator; this is Snakemake's own pass over it.
     from snakemake.utils import validate as snakemake_validate
 
@@ -107,52 +144,121 @@ def resolve(config: dict) -> dict[str, Study]:
     return studies
 
 
+def _check(study: Study) -> None:
+    """What the schema cannot say: paths' fraction spelling and method combinations."""
+    name, s = study.dataset, study.settings
+    tags: dict[str, float] = {}
+    for fraction in s.fractions:
+        tag = fraction_tag(fraction)
+        if abs(fraction * 1000 - round(fraction * 1000)) > 1e-9 or float(tag) == 0:
+            raise ConfigError(
+                f"config key 'fractions' of {name}: {fraction} has more than three decimals "
+                "(paths spell fractions with three)"
+            )
+        if tag in tags:
+            raise ConfigError(
+                f"config key 'fractions' of {name}: {tags[tag]} and {fraction} are both {tag} "
+                "at three decimals (one path each)"
+            )
+        tags[tag] = fraction
+    imp_only = [m for m in s.methods if METHODS[m].imp_only]
+    if imp_only:
+        raise ConfigError(
+            f"config key 'methods' of {name}: {', '.join(imp_only)} exists only at levels of iterative "
+            "pruning (imp.methods)"
+        )
+    if s.rewind.at > 0 and any(METHODS[m].at_init for m in s.methods):
+        raise ConfigError(
+            f"config key 'rewind' of {name}: masks found at initialisation ({', '.join(at_init_sources(s.methods))}) "
+            "train from θ0, so they need rewind.at = 0 (leave them out of methods to rewind later)"
+        )
+
+
 def _defaults(node: dict, schema: dict) -> dict[str, Any]:
-    """The schema defaults of an object's properties, following local $refs."""
+    """The schema defaults of an object's properties, following local $refs; an
+    object-valued property's default is filled with its own properties' defaults."""
     defaults = {}
     for key, prop in node.get("properties", {}).items():
-        if "$ref" in prop:
-            prop = schema["$defs"][prop["$ref"].rsplit("/", 1)[-1]]
-        if "default" in prop:
-            defaults[key] = prop["default"]
+        target = _deref(prop, schema)
+        if "default" in prop or "default" in target:
+            value = prop.get("default", target.get("default"))
+            if isinstance(value, dict):
+                value = {**_defaults(target, schema), **value}
+            defaults[key] = value
     return defaults
 
 
-def _studies(config: dict) -> dict[str, Study]:
+def _deref(node: dict, schema: dict) -> dict:
+    while "$ref" in node:
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _merge(*layers: dict) -> dict:
+    """Later layers win; dicts merge key by key, as Snakemake merges config files."""
+    merged: dict = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = _merge(merged[key], value)
+            else:
+                merged[key] = value
+    return merged
+
+
+def _study(name: str, entry: dict, config: dict) -> Study:
     schema = load_schema()
-    given = config.get("defaults", {})
-    base = {**_defaults(schema["$defs"]["study"], schema), **given}
-    base_train = {**_defaults(schema["$defs"]["train"], schema), **given.get("train", {})}
-    studies = {}
-    for name, entry in config["datasets"].items():
-        entry = entry or {}
-        data_schema = schema["properties"]["datasets"]["properties"][name]["properties"]["data"]
-        data = {**_defaults(data_schema, schema), **entry.get("data", {})}
-        settings = {k: entry.get(k, base[k]) for k in STUDY_KEYS}
-        studies[name] = Study(
-            dataset=name,
-            data=DataSettings(**data),
-            seeds=tuple(settings["seeds"]),
-            widths=tuple(sorted(settings["widths"])),
-            fractions=tuple(sorted(settings["fractions"], reverse=True)),
-            methods=tuple(settings["methods"]),
-            pruning=settings["pruning"],
-            train=TrainSettings(**{**base_train, **entry.get("train", {})}),
-            width_tolerance=settings["width_tolerance"],
-            summary_tolerance=settings["summary_tolerance"],
-            threads=settings["threads"],
-            device=config.get("device", "auto"),
-            order_seed=config.get("order_seed", 0),
-        )
-    return studies
+    study_keys = schema["$defs"]["study"]["properties"]
+    layers = [_defaults(schema["$defs"]["study"], schema), config.get("defaults", {}), entry]
+    merged = {k: v for k, v in _merge(*layers).items() if k in study_keys}
+    source = {**_defaults(schema["$defs"][f"source_{entry['source']['kind']}"], schema), **entry["source"]}
+    split = {**_defaults(schema["$defs"]["split"], schema), **entry.get("split", {})}
+    return Study(
+        dataset=name,
+        data=datasets.DataSettings(datasets.parse_source(source), datasets.SplitSettings(**split)),
+        settings=from_params(StudySettings, merged),
+        resources=Resources(**entry.get("resources", {})),
+        device=config.get("device", "auto"),
+        order_seed=config.get("order_seed", 0),
+    )
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a mapping with the same key twice."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise ConfigError(
+                f"config key '{key}' appears twice in one mapping (lines {seen[key]} and {key_node.start_mark.line + 1} "
+                f"of {key_node.start_mark.name}): give each dataset its own name"
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def _check_unique_datasets(path: Path) -> None:
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        with path.open() as f:
+            yaml.load(f, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
 
 
 def code_version(modules: list[str]) -> str:
-    """A hash of lthpipe modules' source. Rules carry it as a param, so Snakemake
-    reruns a stage when the library code it runs changes (its own code trigger
-    sees only the script and the rule)."""
+    """A hash of lthpipe modules' source (a name may be a subpackage: all its
+    modules). Rules carry it as a param, so Snakemake reruns a stage when the
+    library code it runs changes (its own code trigger sees only the script and
+    the rule)."""
     digest = hashlib.sha256()
     for module in sorted(modules):
-        digest.update(module.encode())
-        digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
+        target = PACKAGE / module
+        files = sorted(target.glob("*.py")) if target.is_dir() else [target.with_suffix(".py")]
+        for file in files:
+            digest.update(str(file.relative_to(PACKAGE)).encode())
+            digest.update(file.read_bytes())
     return digest.hexdigest()[:16]

@@ -54,15 +54,25 @@ def derive_seed(seed: int, purpose: str) -> int:
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
-def init_params(arch: Architecture, seed: int, purpose: str) -> Params:
-    """One network, initialised like torch.nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+def init_params(arch: Architecture, seed: int, purpose: str, scheme: str = "uniform") -> Params:
+    """One network, initialised from its own generator (seed, purpose).
+
+    uniform: like torch.nn.Linear, weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    glorot_normal: weights N(0, 2 / (fan_in + fan_out)), biases 0, as in Frankle & Carbin (2019).
+    """
     gen = torch.Generator().manual_seed(derive_seed(seed, purpose))
     params: Params = {}
     for i in range(arch.n_layers):
         fan_in, fan_out = arch.sizes[i], arch.sizes[i + 1]
-        bound = 1.0 / math.sqrt(fan_in)
-        params[f"w{i}"] = (torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * bound
-        params[f"b{i}"] = (torch.rand(fan_out, generator=gen) * 2 - 1) * bound
+        if scheme == "uniform":
+            bound = 1.0 / math.sqrt(fan_in)
+            params[f"w{i}"] = (torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * bound
+            params[f"b{i}"] = (torch.rand(fan_out, generator=gen) * 2 - 1) * bound
+        elif scheme == "glorot_normal":
+            params[f"w{i}"] = torch.randn(fan_out, fan_in, generator=gen) * math.sqrt(2.0 / (fan_in + fan_out))
+            params[f"b{i}"] = torch.zeros(fan_out)
+        else:
+            raise ValueError(f"unknown initialisation {scheme!r}")
     return params
 
 

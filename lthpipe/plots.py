@@ -12,16 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from lthpipe.artifacts import write_bytes  # noqa: E402
-from lthpipe.settings import METHOD_ORDER  # noqa: E402
-
-LABELS = {
-    "pruned": "magnitude pruned, no retraining",
-    "rewind": "pruned, rewound to θ0, retrained",
-    "reinit": "same mask, random re-init",
-    "random_mask": "random mask, θ0",
-    "dense_small": "dense, same weight count",
-}
-
+from lthpipe.lottery import CURVE_ORDER, color, label, marker  # noqa: E402
 
 def _save(fig, path: Path) -> None:
     buffer = io.BytesIO()
@@ -49,19 +40,22 @@ def width_plot(records: list[dict], chosen: int, tolerance: float, path: Path) -
 
 
 def draw_curves(ax, summary: dict) -> None:
+    """Test accuracy against the fraction retained: one-shot methods as solid lines,
+    levels of iterative pruning dashed, each method in its own colour and marker."""
     dense, spread = summary["dense_test_acc"], summary["dense_test_std"]
-    ax.axhline(dense, color="black", lw=1, label=f"dense width {summary['width']}")
-    ax.axhspan(dense - spread, dense + spread, color="black", alpha=0.08)
-    for method in METHOD_ORDER:
-        if method not in summary["methods"]:
-            continue
-        points = sorted(summary["methods"][method]["points"], key=lambda p: p["retained"])
-        x = [p["retained"] for p in points]
-        ax.plot(x, [p["mean"] for p in points], marker="o", ms=3, label=LABELS[method])
-        ax.fill_between(x, [p["min"] for p in points], [p["max"] for p in points], alpha=0.15)
+    ax.axhline(dense, color=color("dense"), lw=1, label=f"{label('dense')} {summary['hidden']}")
+    ax.axhspan(dense - spread, dense + spread, color=color("dense"), alpha=0.08)
+    for procedure, style in (("oneshot", "-"), ("imp", "--")):
+        by_method = summary["methods"].get(procedure, {})
+        for method in (m for m in CURVE_ORDER if m in by_method):
+            points = sorted(by_method[method]["points"], key=lambda p: p["retained"])
+            x = [p["retained"] for p in points]
+            name = label(method) if procedure == "oneshot" else f"iterative: {label(method)}"
+            ax.plot(x, [p["mean"] for p in points], style, marker=marker(method), ms=3, color=color(method), label=name)
+            ax.fill_between(x, [p["min"] for p in points], [p["max"] for p in points], color=color(method), alpha=0.12)
     ax.set_xscale("log")
-    ax.set_xlabel("fraction of weights retained (measured from masks)")
-    ax.set_ylabel("test accuracy (best validation epoch)")
+    ax.set_xlabel("fraction of weights retained (measured from masks, log scale)")
+    ax.set_ylabel("test accuracy at early stopping")
     ax.set_title(summary["dataset"])
 
 

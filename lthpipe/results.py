@@ -1,41 +1,63 @@
 """The reporting stages (select_width, aggregate, summarize): from the training
-stages' JSON records to the width choice, result rows, per-method summaries and
-figures. No torch here, so these jobs start fast."""
+stages' JSON records to the width choice, result rows, per-method summaries with
+paired confidence intervals, and figures. No torch here, so these jobs start fast.
+
+Every comparison pairs two methods over the same units, a unit being one network
+seed on one data split: the dense network and the networks pruned from it share
+that unit's split and initialisation, so their paired difference leaves out what
+the unit contributes to both (lthpipe.stats)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections import defaultdict
+from dataclasses import asdict
 from pathlib import Path
 from statistics import mean, pstdev
 
 from lthpipe import plots
 from lthpipe.artifacts import read_json, write_json, write_text
-from lthpipe.settings import METHOD_ORDER
+from lthpipe.lottery import CURVE_ORDER, label
+from lthpipe.settings import ReportSettings
+from lthpipe.stats import PairedDifference, decide, paired_difference
 
-COLUMNS = ("dataset", "method", "seed", "fraction", "retained", "val_acc", "test_acc", "final_test_acc", "best_epoch")
+COLUMNS = (
+    "dataset", "procedure", "method", "seed", "fold", "fraction", "level", "retained", "val_acc", "test_acc",
+    "final_test_acc", "best_iteration",
+)
+# What the summary compares at every point, as (a, b): "a - b" with its interval.
+COMPARISONS = {
+    "oneshot": [("rewind", "reinit"), ("rewind", "random_mask"), ("rewind", "dense_small"),
+                ("snip", "rewind"), ("grasp", "rewind"), ("synflow", "rewind"),
+                ("snip", "random_mask"), ("grasp", "random_mask"), ("synflow", "random_mask")],
+    "imp": [("rewind", "oneshot"), ("rewind", "reinit"), ("rewind", "random_mask")],
+}
 
 
-def rows_from_records(dense: dict, pruned: list[dict], retrained: list[dict]) -> list[dict]:
+def _rows(dataset: str, procedure: str, record: dict, networks: list[dict], fraction, level: int) -> list[dict]:
+    m = record["metrics"]
+    return [
+        dict(zip(COLUMNS, (
+            dataset, procedure, n["method"], n["seed"], n.get("fold", 0), fraction, level, n.get("retained", 1.0),
+            m["val_acc"][i], m["test_acc"][i], m.get("final_test_acc", m["test_acc"])[i],
+            m.get("best_iteration", [0] * len(networks))[i],
+        )))
+        for i, n in enumerate(networks)
+    ]
+
+
+def rows_from_records(dense: dict, pruned: list[dict], retrained: list[dict], levels: list[dict]) -> list[dict]:
     dataset = dense["dataset"]
-    rows = []
-    m = dense["metrics"]
-    for i, seed in enumerate(dense["seeds"]):
-        rows.append(_row(dataset, "dense", seed, 1.0, 1.0, m["val_acc"][i], m["test_acc"][i], m["final_test_acc"][i], m["best_epoch"][i]))
+    rows = _rows(dataset, "dense", dense, dense["networks"], 1.0, 0)
     for rec in pruned:
-        m = rec["metrics"]
-        for i, seed in enumerate(rec["seeds"]):
-            rows.append(_row(dataset, "pruned", seed, rec["fraction"], m["retained"][i], m["val_acc"][i], m["test_acc"][i], m["test_acc"][i], 0))
+        networks = [{**n, "method": "pruned", "retained": r} for n, r in zip(rec["metrics"]["networks"], rec["metrics"]["retained"])]
+        rows += _rows(dataset, "oneshot", rec, networks, rec["fraction"], 0)
     for rec in retrained:
-        m = rec["metrics"]
-        for i, net in enumerate(rec["networks"]):
-            rows.append(_row(dataset, net["method"], net["seed"], rec["fraction"], net["retained"], m["val_acc"][i], m["test_acc"][i], m["final_test_acc"][i], m["best_epoch"][i]))
+        rows += _rows(dataset, "oneshot", rec, rec["networks"], rec["fraction"], 0)
+    for rec in levels:
+        rows += _rows(dataset, "imp", rec, rec["networks"], None, rec["level"])
     return rows
-
-
-def _row(dataset, method, seed, fraction, retained, val_acc, test_acc, final_test_acc, best_epoch) -> dict:
-    return dict(zip(COLUMNS, (dataset, method, seed, fraction, retained, val_acc, test_acc, final_test_acc, best_epoch)))
 
 
 def to_csv(rows: list[dict]) -> str:
@@ -46,92 +68,174 @@ def to_csv(rows: list[dict]) -> str:
     return out.getvalue()
 
 
-def curves(rows: list[dict]) -> dict[str, list[dict]]:
-    """Per method, one point per nominal fraction (largest first): mean retained
-    fraction and mean/std/min/max test accuracy over seeds."""
-    groups: dict[tuple[str, float], list[dict]] = defaultdict(list)
+def _unit(row: dict) -> tuple[int, int]:
+    return row["fold"], row["seed"]
+
+
+def _paired(a: list[dict], b: list[dict]) -> dict | None:
+    """a - b over the units both have, or None when they share none."""
+    b_by_unit = {_unit(r): r["test_acc"] for r in b}
+    units = sorted(u for u in (_unit(r) for r in a) if u in b_by_unit)
+    if not units:
+        return None
+    a_by_unit = {_unit(r): r["test_acc"] for r in a}
+    return asdict(paired_difference([a_by_unit[u] for u in units], [b_by_unit[u] for u in units]))
+
+
+def curves(rows: list[dict], tolerance: float) -> dict[str, dict[str, list[dict]]]:
+    """Per procedure and method, one point per fraction (one-shot) or level
+    (iterative), densest first: mean retained fraction, test accuracy over units
+    (mean, sd, min, max), the mean early-stopping iteration, and the paired
+    difference from the dense network with its verdict at `tolerance`."""
+    dense = [r for r in rows if r["procedure"] == "dense"]
+    groups: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows:
-        groups[(row["method"], row["fraction"])].append(row)
-    out: dict[str, list[dict]] = defaultdict(list)
-    for (method, fraction), group in sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
+        if row["procedure"] != "dense":
+            point = row["fraction"] if row["procedure"] == "oneshot" else row["level"]
+            groups[(row["procedure"], row["method"], point)].append(row)
+    out: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for (procedure, method, point), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], -_order(kv[0]))):
         accs = [r["test_acc"] for r in group]
-        out[method].append({
-            "fraction": fraction,
+        vs_dense = _paired(group, dense)
+        out[procedure][method].append({
+            "fraction": group[0]["fraction"], "level": group[0]["level"],
             "retained": mean(r["retained"] for r in group),
             "mean": mean(accs), "std": pstdev(accs), "min": min(accs), "max": max(accs), "n": len(accs),
+            "best_iteration": mean(r["best_iteration"] for r in group),
+            "vs_dense": vs_dense,
+            "verdict": "unclear" if vs_dense is None else decide(PairedDifference(**vs_dense), tolerance),
         })
-    return dict(out)
+    return {p: dict(m) for p, m in out.items()}
 
 
-def smallest_holding_fraction(points: list[dict], threshold: float) -> dict | None:
-    """The point of smallest retained fraction such that it and every larger fraction
-    have mean accuracy >= threshold (so one lucky point below a collapse doesn't count)."""
+def _order(key: tuple) -> float:
+    """Densest first: larger fractions, smaller levels."""
+    procedure, _, point = key
+    return point if procedure == "oneshot" else -point
+
+
+def holds_down_to(points: list[dict]) -> dict | None:
+    """The sparsest point such that it and every denser point "hold": the interval of
+    its paired difference from the dense network lies above -tolerance (so neither
+    a lucky mean nor a point below a collapse counts)."""
     holding = None
-    for point in sorted(points, key=lambda p: -p["fraction"]):
-        if point["mean"] < threshold:
+    for point in sorted(points, key=lambda p: -p["retained"]):
+        if point["verdict"] != "holds":
             break
         holding = point
     return holding
 
 
-def dataset_summary(dataset: str, rows: list[dict], selection: dict, tolerance: float) -> dict:
-    by_method = curves(rows)
-    dense = by_method.pop("dense")[0]
-    threshold = dense["mean"] - tolerance
+def comparisons(rows: list[dict]) -> dict[str, list[dict]]:
+    """Every configured comparison (COMPARISONS) at every point both methods have."""
+    by_point: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:
+        if row["procedure"] != "dense":
+            point = row["fraction"] if row["procedure"] == "oneshot" else row["level"]
+            by_point[(row["procedure"], point, row["method"])].append(row)
+    out: dict[str, list[dict]] = defaultdict(list)
+    points = sorted({(p, pt) for p, pt, _ in by_point}, key=lambda k: (k[0], -_order((k[0], None, k[1]))))
+    for procedure, point in points:
+        for a, b in COMPARISONS.get(procedure, []):
+            if (procedure, point, a) in by_point and (procedure, point, b) in by_point:
+                group_a = by_point[(procedure, point, a)]
+                out[procedure].append({
+                    "a": a, "b": b, "fraction": group_a[0]["fraction"], "level": group_a[0]["level"],
+                    "retained": mean(r["retained"] for r in group_a),
+                    "difference": _paired(group_a, by_point[(procedure, point, b)]),
+                })
+    return dict(out)
+
+
+def dataset_summary(dataset: str, rows: list[dict], selection: dict | None, data: dict, masks: list[dict],
+                    tolerance: float) -> dict:
+    dense = [r["test_acc"] for r in rows if r["procedure"] == "dense"]
+    by_curve = curves(rows, tolerance)
     methods = {}
-    for method in (m for m in METHOD_ORDER if m in by_method):
-        holding = smallest_holding_fraction(by_method[method], threshold)
-        methods[method] = {
-            "smallest_fraction": holding["fraction"] if holding else None,
-            "retained": holding["retained"] if holding else None,
-            "test_acc": holding["mean"] if holding else None,
-            "points": by_method[method],
-        }
+    for procedure, by_method in by_curve.items():
+        for method in (m for m in CURVE_ORDER if m in by_method):
+            holding = holds_down_to(by_method[method])
+            methods.setdefault(procedure, {})[method] = {
+                "smallest_fraction": holding["fraction"] if holding else None,
+                "level": holding["level"] if holding else None,
+                "retained": holding["retained"] if holding else None,
+                "test_acc": holding["mean"] if holding else None,
+                "points": by_method[method],
+            }
     return {
-        "stage": "aggregate", "dataset": dataset, "width": selection["width"],
-        "next_smaller_width": selection["next_smaller_width"],
-        "val_acc": selection["val_acc"], "next_smaller_val_acc": selection["next_smaller_val_acc"],
-        "dense_test_acc": dense["mean"], "dense_test_std": dense["std"],
-        "tolerance": tolerance, "methods": methods,
+        "stage": "aggregate", "dataset": dataset,
+        "selection": selection,
+        "n_units": len(dense), "folds": data.get("folds", 1),
+        "dense_test_acc": mean(dense), "dense_test_std": pstdev(dense),
+        "tolerance": tolerance, "methods": methods, "comparisons": comparisons(rows),
+        "masks": masks,
     }
 
 
 def markdown(summaries: list[dict]) -> str:
+    present = [m for m in CURVE_ORDER if any(m in s["methods"].get("oneshot", {}) for s in summaries)]
     lines = [
         "# lthpipe summary",
         "",
-        "Smallest fraction of weights retained at which each method's mean test accuracy stays "
-        "within the tolerance of the dense network (and stays there at every larger fraction); "
-        "'-' means it never does.",
+        "Smallest fraction of weights retained at which each method still holds: the 95% interval of its "
+        "paired difference from the dense network (same seed and split) lies above -tolerance there and "
+        "at every denser point; '-' means it never does. Cells: retained fraction (mean test accuracy).",
         "",
-        "| dataset | width (next smaller: val acc) | dense test acc | tolerance | "
-        + " | ".join(METHOD_ORDER) + " |",
-        "|---|---|---|---|" + "---|" * len(METHOD_ORDER),
+        "| dataset | dense test acc | units (seeds x splits) | tolerance | " + " | ".join(label(m) for m in present) + " |",
+        "|---|---|---|---|" + "---|" * len(present),
     ]
     for s in summaries:
-        smaller = "none" if s["next_smaller_width"] is None else f"{s['next_smaller_width']}: {s['next_smaller_val_acc']:.3f}"
+        oneshot = s["methods"].get("oneshot", {})
         cells = []
-        for method in METHOD_ORDER:
-            info = s["methods"].get(method)
+        for method in present:
+            info = oneshot.get(method)
             cells.append("n/a" if info is None else "-" if info["retained"] is None else f"{info['retained']:.3f} ({info['test_acc']:.3f})")
-        lines.append(
-            f"| {s['dataset']} | {s['width']} (val {s['val_acc']:.3f}; {smaller}) | "
-            f"{s['dense_test_acc']:.3f} ± {s['dense_test_std']:.3f} | {s['tolerance']} | " + " | ".join(cells) + " |"
-        )
-    lines += ["", "Cells: retained fraction (mean test accuracy there)."]
+        lines.append(f"| {s['dataset']} | {s['dense_test_acc']:.3f} ± {s['dense_test_std']:.3f} | {s['n_units']} | "
+                     f"{s['tolerance']} | " + " | ".join(cells) + " |")
     for s in summaries:
-        lines += ["", f"## {s['dataset']}: mean test accuracy by fraction retained", ""]
-        fractions = sorted({p["fraction"] for m in s["methods"].values() for p in m["points"]}, reverse=True)
-        present = [m for m in METHOD_ORDER if m in s["methods"]]
-        lines.append("| fraction | " + " | ".join(present) + " |")
+        lines += _dataset_tables(s)
+    return "\n".join(lines) + "\n"
+
+
+def _interval(diff: dict | None) -> str:
+    if diff is None:
+        return ""
+    if diff["low"] is None:
+        return f"{diff['mean']:+.3f}"
+    return f"{diff['mean']:+.3f} [{diff['low']:+.3f}, {diff['high']:+.3f}]"
+
+
+def _dataset_tables(s: dict) -> list[str]:
+    lines = ["", f"## {s['dataset']}", ""]
+    for procedure, by_method in s["methods"].items():
+        present = [m for m in CURVE_ORDER if m in by_method]
+        keys = sorted({(p["fraction"], p["level"]) for m in present for p in by_method[m]["points"]},
+                      key=lambda k: (-(k[0] or 0), k[1]))
+        title = "one-shot pruning, by fraction retained" if procedure == "oneshot" else "iterative pruning, by level"
+        lines += [f"### {title}: mean test accuracy; difference from dense [95% interval]", ""]
+        lines.append(f"| {'fraction' if procedure == 'oneshot' else 'level'} | " + " | ".join(label(m) for m in present) + " |")
         lines.append("|---|" + "---|" * len(present))
-        for fraction in fractions:
+        for fraction, level in keys:
             cells = []
             for method in present:
-                point = next((p for p in s["methods"][method]["points"] if p["fraction"] == fraction), None)
-                cells.append("" if point is None else f"{point['mean']:.3f} ± {point['std']:.3f}")
-            lines.append(f"| {fraction:.3f} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+                point = next((p for p in by_method[method]["points"] if (p["fraction"], p["level"]) == (fraction, level)), None)
+                cells.append("" if point is None else
+                             f"{point['retained']:.3f}: {point['mean']:.3f} ({_interval(point['vs_dense'])}, {point['verdict']})")
+            tag = f"{fraction:.3f}" if procedure == "oneshot" else f"{level}"
+            lines.append(f"| {tag} | " + " | ".join(cells) + " |")
+        lines.append("")
+    for procedure, rows in s["comparisons"].items():
+        pairs = list(dict.fromkeys((c["a"], c["b"]) for c in rows))
+        lines += [f"### {'one-shot' if procedure == 'oneshot' else 'iterative'}: paired differences, a - b [95% interval]", ""]
+        lines.append("| retained | " + " | ".join(f"{a} - {b}" for a, b in pairs) + " |")
+        lines.append("|---|" + "---|" * len(pairs))
+        for key in dict.fromkeys((c["fraction"], c["level"]) for c in rows):
+            cells = [_interval(next((c["difference"] for c in rows if (c["fraction"], c["level"]) == key
+                                     and (c["a"], c["b"]) == pair), None)) for pair in pairs]
+            retained = next(c["retained"] for c in rows if (c["fraction"], c["level"]) == key)
+            lines.append(f"| {retained:.3f} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
 
 
 def choose_width(mean_val_acc: dict[int, float], tolerance: float) -> int:
@@ -161,16 +265,18 @@ def select_width(width_paths: list[Path], tolerance: float, out_json: Path, out_
 
 
 def aggregate(
-    dataset: str, selection_path: Path, dense_path: Path, prune_paths: list[Path], retrain_paths: list[Path],
-    # all JSON records: selection.json, dense/model.json, prune/*/masks.json, retrain/*/model.json
-    tolerance: float, out_csv: Path, out_png: Path, out_json: Path,
+    dataset: str, data_path: Path, selection_path: Path | None, dense_path: Path, prune_paths: list[Path],
+    retrain_paths: list[Path], level_paths: list[Path], settings: ReportSettings, out_csv: Path, out_png: Path,
+    out_json: Path,
 ) -> None:
     """Curve table, plot and per-method summary of one dataset, from the stages' sidecars."""
     dense = read_json(dense_path)
     pruned = [read_json(p) for p in prune_paths]
-    retrained = [read_json(p) for p in retrain_paths]
-    rows = rows_from_records(dense, pruned, retrained)
-    summary = dataset_summary(dataset, rows, read_json(selection_path), tolerance)
+    rows = rows_from_records(dense, pruned, [read_json(p) for p in retrain_paths], [read_json(p) for p in level_paths])
+    selection = read_json(selection_path) if selection_path else None
+    masks = [{"fraction": rec["fraction"], **rec["masks"]} for rec in pruned]
+    summary = dataset_summary(dataset, rows, selection, read_json(data_path), masks, settings.tolerance)
+    summary["hidden"] = dense["hidden"]
     write_text(out_csv, to_csv(rows))
     plots.curve_plot(summary, out_png)
     write_json(out_json, summary)
@@ -180,3 +286,4 @@ def summarize(summary_paths: list[Path], out_md: Path, out_png: Path) -> None:
     summaries = [read_json(p) for p in summary_paths]
     write_text(out_md, markdown(summaries))
     plots.summary_plot(summaries, out_png)
+

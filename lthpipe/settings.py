@@ -1,43 +1,232 @@
-"""Typed, frozen settings. Free of torch so that parsing the workflow stays fast."""
+"""Typed, frozen settings: what shapes each stage's output, built once from the
+config (lthpipe.config) and handed to each rule as one object. Free of torch so
+that parsing the workflow stays fast.
+
+A rule carries its settings as a plain dict param (``to_params``), so Snakemake's
+params trigger reruns exactly the jobs a change shapes; its script turns the dict
+back into the dataclass (``from_params``) and calls one library function.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-DATASETS = ("swiss_roll", "diabetes", "mnist")
-METHODS = ("rewind", "reinit", "random_mask", "dense_small")
-# Plot and table order; "pruned" is magnitude pruning of the trained network, no retraining.
-METHOD_ORDER = ("pruned", *METHODS)
+T = TypeVar("T")
 
-
-@dataclass(frozen=True)
-class DataSettings:
-    """What shapes a dataset's splits; the config schema gives each dataset's
-    keys and defaults, and keys a dataset doesn't have stay None."""
-
-    seed: int
-    val_fraction: float | None = None
-    test_fraction: float | None = None
-    n_samples: int | None = None
-    noise: float | None = None
-    n_classes: int | None = None
-    root: str | None = None
-    local_dir: str | None = None
-    download: bool | None = None
-    n_train: int | None = None
-    n_val: int | None = None
-    n_test: int | None = None
+SCOPES = ("layerwise", "global")
+INITS = ("uniform", "glorot_normal")
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    epochs: int
-    lr: float
-    batch_size: int
+    """How one network trains. The budget is `iterations` minibatch steps when set,
+    else `epochs` passes over the training split; evaluation (validation loss and
+    accuracy) happens every `eval_every` iterations, or at every epoch's end when
+    it is None, and at the last iteration."""
+
+    epochs: int = 10
+    lr: float = 0.001
+    batch_size: int = 64
     optimizer: str = "adam"
+    iterations: int | None = None
+    eval_every: int | None = None
+    early_stopping: str = "val_acc"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError(f"invalid training settings: {self}")
+        if (self.iterations is not None and self.iterations < 1) or (self.eval_every is not None and self.eval_every < 1):
+            raise ValueError(f"invalid training settings: {self}")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"unknown optimizer {self.optimizer!r}")
+        if self.early_stopping not in ("val_acc", "val_loss"):
+            raise ValueError(f"unknown early-stopping criterion {self.early_stopping!r}")
+
+    def steps_per_epoch(self, n_train: int) -> int:
+        return math.ceil(n_train / self.batch_size)
+
+    def total_iterations(self, n_train: int) -> int:
+        return self.iterations if self.iterations is not None else self.epochs * self.steps_per_epoch(n_train)
+
+    def eval_points(self, n_train: int) -> list[int]:
+        """Iterations after which the networks are evaluated, ending with the last."""
+        total = self.total_iterations(n_train)
+        every = self.eval_every or self.steps_per_epoch(n_train)
+        points = list(range(every, total + 1, every))
+        return points if points and points[-1] == total else [*points, total]
+
+
+@dataclass(frozen=True)
+class RewindSettings:
+    """Where retraining restarts from: iteration 0 (θ0, the lottery-ticket rewind) or
+    a later point of dense training ("late rewinding"), in iterations or epochs."""
+
+    at: int = 0
+    unit: str = "iteration"
+
+    def iteration(self, train: TrainSettings, n_train: int) -> int:
+        iteration = self.at * train.steps_per_epoch(n_train) if self.unit == "epoch" else self.at
+        if iteration >= train.total_iterations(n_train):
+            raise ValueError(
+                f"rewind point {self.at} {self.unit}(s) = iteration {iteration} is not before the end of "
+                f"training ({train.total_iterations(n_train)} iterations)"
+            )
+        return iteration
+
+
+@dataclass(frozen=True)
+class AtInitSettings:
+    """Pruning at initialisation: SNIP and GraSP score θ0 on `batches` minibatches of
+    the training split; SynFlow prunes in `synflow_iterations` rounds, data-free."""
+
+    batches: int = 10
+    synflow_iterations: int = 100
+
+
+@dataclass(frozen=True)
+class ImpSettings:
+    """Iterative magnitude pruning: `levels` rounds, each removing `rate` of the weights
+    left in every hidden layer and `output_rate` of those left in the output layer
+    (layerwise), or `rate` of all weights left (global), then rewinding and retraining."""
+
+    levels: int = 0
+    rate: float = 0.2
+    output_rate: float = 0.1
+    methods: tuple[str, ...] = ("rewind", "reinit", "random_mask", "oneshot")
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """Every study setting of one dataset (config `defaults` and the dataset's own
+    overrides, merged); the schema's `study` object describes each field."""
+
+    seeds: tuple[int, ...]
+    widths: tuple[int, ...]
+    hidden: tuple[int, ...] | None
+    fractions: tuple[float, ...]
+    methods: tuple[str, ...]
+    pruning: str
+    train: TrainSettings
+    init: str
+    rewind: RewindSettings
+    imp: ImpSettings
+    at_init: AtInitSettings
+    width_tolerance: float
+    summary_tolerance: float
+    threads: int
+
+    def __post_init__(self) -> None:
+        # Canonical orders: widths ascending, fractions from dense to sparse.
+        object.__setattr__(self, "widths", tuple(sorted(self.widths)))
+        object.__setattr__(self, "fractions", tuple(sorted(self.fractions, reverse=True)))
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What every training job shares: the optimisation, the initialisation scheme,
+    the minibatch order and where it runs."""
+
+    train: TrainSettings
+    init: str = "uniform"
+    order_seed: int = 0
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class WidthSettings:
+    """train_width: every seed of one width of the search, as one stack."""
+
+    seeds: tuple[int, ...]
+    run: TrainingRun
+
+
+@dataclass(frozen=True)
+class DenseSettings:
+    """train_dense: the chosen architecture, every seed and fold, keeping θ0, the
+    rewind point's weights and the trained weights."""
+
+    seeds: tuple[int, ...]
+    hidden: tuple[int, ...]
+    run: TrainingRun
+    rewind: RewindSettings = field(default_factory=RewindSettings)
+
+
+@dataclass(frozen=True)
+class PruneSettings:
+    """prune: the masks of one retained fraction (magnitude pruning of the trained
+    networks, and the at-initialisation methods the retraining needs)."""
+
+    fraction: float
+    scope: str = "layerwise"
+    at_init: tuple[str, ...] = ()
+    at_init_settings: AtInitSettings = field(default_factory=AtInitSettings)
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class RetrainSettings:
+    """retrain: every lottery method at one fraction, trained with its mask fixed."""
+
+    methods: tuple[str, ...]
+    run: TrainingRun
+
+
+@dataclass(frozen=True)
+class LevelSettings:
+    """imp: one level of iterative magnitude pruning and its controls. What the later
+    levels are (how many there are) is not a setting of this one, so adding levels
+    reruns none of the existing ones."""
+
+    level: int
+    rate: float
+    output_rate: float
+    methods: tuple[str, ...]
+    scope: str
+    run: TrainingRun
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """aggregate: how the summary decides what holds."""
+
+    tolerance: float
+
+
+def to_params(settings: Any) -> dict[str, Any]:
+    """A dataclass as a plain, JSON-able dict: what a rule carries as its params."""
+    return _plain(dataclasses.asdict(settings))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def from_params(cls: type[T], params: dict[str, Any]) -> T:
+    """The dataclass `cls` from the dict `to_params` made (nested dataclasses and tuples rebuilt)."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in params:
+            values[f.name] = _typed(hints[f.name], params[f.name])
+    return cls(**values)
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        return from_params(hint, value)
+    if typing.get_origin(hint) is tuple and isinstance(value, (list, tuple)):
+        return tuple(value)
+    return value

@@ -1,29 +1,45 @@
 """The training stages, one function per Snakemake rule with explicit paths:
-rule `x` runs `scripts/x.py`, which calls `stages.x` (the reporting rules call
-`results.x`). These functions do the I/O; the science lives in data, model,
-train and prune."""
+rule `x` runs `scripts/x.py`, which calls `stages.x` with its settings object
+(the reporting rules call `results.x`). These functions do the I/O; the science
+lives in datasets, model, train, prune, saliency and lottery."""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from lthpipe import checkpoint
+from lthpipe import checkpoint, compact, stability
 from lthpipe.artifacts import write_json
-from lthpipe.data import Splits, make_splits
-from lthpipe.model import Architecture, Params, init_params, stack, unstack
+from lthpipe.checkpoint import NetworkId, Stack
+from lthpipe.datasets import Dataset, DataSettings, load_dataset, make_dataset, save_dataset
+from lthpipe.lottery import METHODS
+from lthpipe.model import Architecture, Params, derive_seed, init_params, stack, unstack
 from lthpipe.prune import (
+    Mask,
+    dense_hidden,
     dense_small_network,
-    dense_width,
+    level_mask,
     magnitude_mask,
     random_mask_like,
     retained_fraction,
+    same_budget_mask,
 )
-from lthpipe.settings import DataSettings, TrainSettings
-from lthpipe.train import History, accuracy, resolve_device, train_stack
+from lthpipe.saliency import at_init_mask
+from lthpipe.settings import (
+    DenseSettings,
+    LevelSettings,
+    PruneSettings,
+    RetrainSettings,
+    TrainingRun,
+    WidthSettings,
+    to_params,
+)
+from lthpipe.train import RewindPoint, TrainResult, accuracy, resolve_device, train_stack
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +57,17 @@ os.environ.setdefault("MKL_CBWR", "AVX2,STRICT")
 
 
 def make_data(dataset: str, settings: DataSettings, out: Path) -> None:
-    splits, meta = make_splits(dataset, settings)
-    log.info("%s: %s", dataset, {k: v for k, v in meta.items() if k != "normalization"})
-    checkpoint.save(out, splits.tensors(), {"stage": "data", "dataset": dataset, "settings": vars(settings), **meta})
+    """Load, check, split and standardize one dataset; refuses bad data before writing."""
+    data = make_dataset(dataset, settings.source, settings.split)
+    log.info("%s: %s", dataset, {k: v for k, v in data.record.items() if k not in ("normalization", "feature_names")})
+    save_dataset(out, data, {"stage": "data", "dataset": dataset, "settings": settings.to_params()})
 
 
-def load_splits(path: Path, dataset: str) -> tuple[Splits, Architecture]:
-    tensors, record = checkpoint.load(path, stage="data", dataset=dataset)
-    splits = Splits(**tensors)
-    return splits, Architecture(record["n_features"], (), record["n_classes"])
-
-
-def _with_width(base: Architecture, width: int) -> Architecture:
-    return Architecture(base.n_in, (width,), base.n_out)
+def network_seed(seed: int, fold: int) -> int:
+    """The seed a network of split `fold` draws from: the config seed itself on the
+    first split (so one split gives what it always gave), a derived one on the
+    others, so that every (split, seed) pair is an independent draw."""
+    return seed if fold == 0 else derive_seed(seed, f"fold{fold}")
 
 
 def _compute(device: str) -> dict:
@@ -61,109 +75,275 @@ def _compute(device: str) -> dict:
     return {"device": str(resolve_device(device)), "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
-def _train_dense_stack(
-    data_path: Path, dataset: str, width: int, seeds: list[int], settings: TrainSettings, order_seed: int, device: str
-) -> tuple[Architecture, Params, Params, History]:
-    splits, base = load_splits(data_path, dataset)
-    arch = _with_width(base, width)
-    init = stack([init_params(arch, seed, "init") for seed in seeds])
-    trained, history = train_stack(init, splits, settings, order_seed, device=resolve_device(device))
-    return arch, init, trained, history
+@dataclass
+class Trained:
+    """Networks trained fold by fold, reassembled in the order they were given."""
+
+    trained: Params
+    metrics: dict[str, list]
+    rewind: dict[int, RewindPoint]
 
 
-def train_width(
-    data_path: Path, dataset: str, width: int, seeds: list[int], settings: TrainSettings,
-    order_seed: int, device: str, out: Path,
-) -> None:
-    """Train one width of the search, all seeds as one stack; metrics only. The
-    networks are the ones train_dense trains, so the chosen width's numbers agree."""
-    arch, _, _, history = _train_dense_stack(data_path, dataset, width, seeds, settings, order_seed, device)
-    metrics = history.summary()
-    log.info("width %d: val acc %s", width, metrics["val_acc"])
+def _train(
+    networks: list[NetworkId], start: Params, data: Dataset, run: TrainingRun, masks: Mask | None = None,
+    resume: dict[int, RewindPoint] | None = None, rewind_at: dict[int, int] | None = None,
+) -> Trained:
+    """Train each fold's networks as one stack on that fold's split (networks of one
+    job share the minibatch order); per-network metrics come back in the given order."""
+    device = resolve_device(run.device)
+    results: dict[int, tuple[list[int], TrainResult]] = {}
+    for fold in sorted({n.fold for n in networks}):
+        keep = [i for i, n in enumerate(networks) if n.fold == fold]
+        idx = torch.tensor(keep)
+        results[fold] = keep, train_stack(
+            {k: v.index_select(0, idx) for k, v in start.items()}, data.folds[fold], run.train, run.order_seed,
+            None if masks is None else {k: m.index_select(0, idx) for k, m in masks.items()}, device,
+            resume=(resume or {}).get(fold), rewind_at=(rewind_at or {}).get(fold),
+        )
+    trained = {k: torch.empty_like(v) for k, v in start.items()}
+    metrics: dict[str, list] = {}
+    for keep, result in results.values():
+        for k, v in result.best.items():
+            trained[k][keep] = v
+        for key, values in result.metrics().items():
+            metrics.setdefault(key, [None] * len(networks))
+            for i, value in zip(keep, values):
+                metrics[key][i] = value
+    rewind = {fold: r.rewind for fold, (_, r) in results.items() if r.rewind is not None}
+    return Trained(trained, metrics, rewind)
+
+
+def _dense_networks(seeds: tuple[int, ...], data: Dataset) -> list[NetworkId]:
+    return [NetworkId("dense", seed, fold) for fold in range(len(data.folds)) for seed in seeds]
+
+
+def _inits(arch: Architecture, networks: list[NetworkId], scheme: str) -> Params:
+    return stack([init_params(arch, network_seed(n.seed, n.fold), "init", scheme) for n in networks])
+
+
+def train_width(data_path: Path, dataset: str, width: int, settings: WidthSettings, out: Path) -> None:
+    """Train one width of the search, every seed (and split) as one stack; metrics
+    only. The networks are the ones train_dense trains, so the chosen width's
+    numbers agree."""
+    data = load_dataset(data_path, dataset)
+    arch = data.architecture((width,))
+    networks = _dense_networks(settings.seeds, data)
+    result = _train(networks, _inits(arch, networks, settings.run.init), data, settings.run)
+    log.info("width %d: val acc %s", width, result.metrics["val_acc"])
     write_json(out, {
-        "stage": "width", "dataset": dataset, "width": width, "seeds": list(seeds), "n_weights": arch.n_weights,
-        "train": vars(settings), "compute": _compute(device), "parents": [str(data_path)], "metrics": metrics,
+        "stage": "width", "dataset": dataset, "width": width, "seeds": list(settings.seeds),
+        "networks": [vars(n) for n in networks], "n_weights": arch.n_weights, "settings": to_params(settings),
+        "compute": _compute(settings.run.device), "parents": [str(data_path)], "metrics": result.metrics,
     })
 
 
-def train_dense(
-    data_path: Path, dataset: str, width: int, seeds: list[int], settings: TrainSettings,
-    order_seed: int, device: str, out: Path,
-) -> None:
-    """Train the selected width once per seed (one stack); keep θ0 and the trained weights."""
-    arch, init, trained, history = _train_dense_stack(data_path, dataset, width, seeds, settings, order_seed, device)
-    tensors = {**{f"init.{k}": v for k, v in init.items()}, **{f"trained.{k}": v for k, v in trained.items()}}
-    checkpoint.save(out, tensors, {
-        "stage": "dense", "dataset": dataset, "width": width, "seeds": list(seeds),
-        "architecture": list(arch.sizes), "n_weights": arch.n_weights, "train": vars(settings),
-        "compute": _compute(device), "parents": [str(data_path)], "metrics": history.summary(),
+def train_dense(data_path: Path, dataset: str, settings: DenseSettings, out: Path) -> None:
+    """Train the chosen architecture once per seed and split (one stack per split);
+    keep θ0, the rewind point's weights (late rewinding) and the trained weights."""
+    data = load_dataset(data_path, dataset)
+    arch = data.architecture(settings.hidden)
+    networks = _dense_networks(settings.seeds, data)
+    init = _inits(arch, networks, settings.run.init)
+    rewind_at = {f: settings.rewind.iteration(settings.run.train, split.n_train) for f, split in enumerate(data.folds)}
+    late = any(rewind_at.values())
+    result = _train(networks, init, data, settings.run, rewind_at=rewind_at if late else None)
+    sections = {"init": init, "trained": result.trained}
+    order_state = None
+    if late:
+        sections["rewind"] = {k: torch.cat([result.rewind[n.fold].params[k][[_position(networks, n)]]
+                                            for n in networks]) for k in init}
+        order_state = torch.stack([result.rewind[f].order_state for f in range(len(data.folds))])
+    checkpoint.save_stack(out, Stack(arch, networks, sections, order_state), {
+        "stage": "dense", "dataset": dataset, "seeds": list(settings.seeds), "width": arch.hidden[0],
+        "hidden": list(arch.hidden), "n_weights": arch.n_weights, "settings": to_params(settings),
+        "rewind": {"iteration": rewind_at, "requested": to_params(settings.rewind)},
+        "compute": _compute(settings.run.device), "parents": [str(data_path)], "metrics": result.metrics,
     })
 
 
-def _split_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
+def _position(networks: list[NetworkId], network: NetworkId) -> int:
+    """A network's position within its own fold's stack."""
+    return [n for n in networks if n.fold == network.fold].index(network)
 
 
-def prune(data_path: Path, dense_path: Path, dataset: str, fraction: float, scope: str, out: Path) -> None:
-    """Magnitude masks of each seed's trained weights, and the pruned accuracy without retraining."""
-    splits, _ = load_splits(data_path, dataset)
-    tensors, dense = checkpoint.load(dense_path, stage="dense", dataset=dataset)
-    trained = _split_prefix(tensors, "trained.")
-    masks = [magnitude_mask(net, fraction, scope) for net in unstack(trained)]
-    stacked_mask = stack(masks)
-    pruned = {k: v * stacked_mask[k] if k in stacked_mask else v for k, v in trained.items()}
-    checkpoint.save(out, {f"mask.{k}": m for k, m in stacked_mask.items()}, {
-        "stage": "prune", "dataset": dataset, "fraction": fraction, "scope": scope, "width": dense["width"],
-        "seeds": dense["seeds"], "parents": [str(data_path), str(dense_path)],
+def _sub(params: Params, i: int) -> Params:
+    return {k: v[i] for k, v in params.items()}
+
+
+def prune(data_path: Path, dense_path: Path, dataset: str, settings: PruneSettings, out: Path) -> None:
+    """The masks of one retained fraction: magnitude pruning of each trained network,
+    and the masks the at-initialisation methods find from θ0; the pruned networks'
+    accuracy without retraining, and how the masks overlap across seeds."""
+    data = load_dataset(data_path, dataset)
+    dense, record = checkpoint.load_stack(dense_path, stage="dense", dataset=dataset)
+    trained, init = dense.sections["trained"], dense.sections["init"]
+    magnitude = [magnitude_mask(_sub(trained, i), settings.fraction, settings.scope) for i in range(len(dense.networks))]
+    networks = [NetworkId("magnitude", n.seed, n.fold) for n in dense.networks]
+    masks = list(magnitude)
+    for source in settings.at_init:
+        for i, n in enumerate(dense.networks):
+            batches = _scoring_batches(data, n, settings)
+            masks.append(at_init_mask(source, _sub(init, i), batches, settings.fraction, settings.scope,
+                                      settings.at_init_settings.synflow_iterations))
+            networks.append(NetworkId(source, n.seed, n.fold))
+    stacked = stack(magnitude)
+    pruned = {k: v * stacked[k] if k in stacked else v for k, v in trained.items()}
+    val_acc, test_acc = [], []
+    for i, n in enumerate(dense.networks):
+        one = {k: v[i : i + 1] for k, v in pruned.items()}
+        split = data.folds[n.fold]
+        val_acc.append(accuracy(one, split.x_val, split.y_val).item())
+        test_acc.append(accuracy(one, split.x_test, split.y_test).item())
+    checkpoint.save_stack(out, Stack(dense.arch, networks, {"mask": stack(masks)}), {
+        "stage": "prune", "dataset": dataset, "fraction": settings.fraction, "scope": settings.scope,
+        "width": record["width"], "hidden": record["hidden"], "seeds": record["seeds"], "settings": to_params(settings),
+        "parents": [str(data_path), str(dense_path)],
         "metrics": {
-            "retained": [retained_fraction(m) for m in masks],
-            "val_acc": accuracy(pruned, splits.x_val, splits.y_val).tolist(),
-            "test_acc": accuracy(pruned, splits.x_test, splits.y_test).tolist(),
+            "networks": [vars(n) for n in dense.networks],
+            "retained": [retained_fraction(m) for m in magnitude],
+            "val_acc": val_acc,
+            "test_acc": test_acc,
+            "effective_hidden": [compact.effective_widths(m) for m in magnitude],
         },
+        "masks": stability.describe_masks(
+            [(n.seed, n.fold) for n in dense.networks], magnitude,
+            {source: masks[(k + 1) * len(magnitude) : (k + 2) * len(magnitude)] for k, source in enumerate(settings.at_init)},
+        ),
     })
 
 
-def lottery_networks(
-    arch: Architecture, init: dict[str, torch.Tensor], masks: dict[str, torch.Tensor], seed: int, method: str
-) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """Starting weights and mask of one network of the retraining stage."""
-    if method == "rewind":
-        return init, masks
-    if method == "reinit":
-        return init_params(arch, seed, "reinit"), masks
-    if method == "random_mask":
-        return init, random_mask_like(masks, seed)
-    if method == "dense_small":
-        kept = sum(int(m.sum()) for m in masks.values())
-        return dense_small_network(arch, dense_width(arch, kept), seed)
-    raise ValueError(f"unknown method {method!r}")
+def _scoring_batches(data: Dataset, network: NetworkId, settings: PruneSettings) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The minibatches SNIP and GraSP score θ0 on: the first few of a seeded order of
+    the network's training split."""
+    split = data.folds[network.fold]
+    gen = torch.Generator().manual_seed(derive_seed(network_seed(network.seed, network.fold), "at_init_batches"))
+    order = torch.randperm(split.n_train, generator=gen)
+    size = settings.batch_size
+    return [
+        (split.x_train[idx], split.y_train[idx])
+        for idx in (order[b * size : (b + 1) * size] for b in range(settings.at_init_settings.batches))
+        if idx.numel()
+    ]
+
+
+@dataclass
+class LotteryStart:
+    """What a lottery method (lthpipe.lottery) starts one network from."""
+
+    arch: Architecture
+    seed: int  # the network's own seed: network_seed(config seed, fold)
+    scheme: str
+    init: Params
+    rewind: Params
+    masks: dict[str, Mask]
+
+    def mask(self, source: str) -> Mask:
+        return self.masks[source]
+
+    def fresh(self, purpose: str) -> Params:
+        return init_params(self.arch, self.seed, purpose, self.scheme)
+
+    def random_like(self, mask: Mask) -> Mask:
+        return random_mask_like(mask, self.seed)
+
+    def dense_small(self, mask: Mask) -> tuple[Params, Mask]:
+        kept = sum(int(m.sum()) for m in mask.values())
+        return dense_small_network(self.arch, dense_hidden(self.arch, kept), self.seed, self.scheme)
+
+
+def _lottery_stack(
+    dense: Stack, methods: tuple[str, ...], scheme: str, masks_of: Callable[[int, NetworkId], dict[str, Mask]], level: int = 0,
+) -> tuple[list[NetworkId], Params, Params]:
+    """Networks, starting weights and masks of every method for every dense network
+    (split by split, method by method, seed by seed)."""
+    rewind = dense.sections.get("rewind", dense.sections["init"])
+    networks, starts, net_masks = [], [], []
+    for fold in sorted({n.fold for n in dense.networks}):
+        for method in methods:
+            for i, n in enumerate(dense.networks):
+                if n.fold != fold:
+                    continue
+                start = LotteryStart(dense.arch, network_seed(n.seed, n.fold), scheme, _sub(dense.sections["init"], i),
+                                     _sub(rewind, i), masks_of(i, n))
+                weights, mask = METHODS[method].start(start)
+                networks.append(NetworkId(method, n.seed, n.fold, level))
+                starts.append(weights)
+                net_masks.append(mask)
+    return networks, stack(starts), stack(net_masks)
+
+
+def _resume_points(dense: Stack, record: dict) -> dict[int, RewindPoint] | None:
+    """Late rewinding: each split's retraining starts where its dense training was."""
+    if dense.order_state is None:
+        return None
+    iterations = {int(f): it for f, it in record["rewind"]["iteration"].items()}
+    return {f: RewindPoint(iterations[f], {}, dense.order_state[f]) for f in iterations}
+
+
+def _describe(networks: list[NetworkId], masks: Params) -> list[dict]:
+    """Each network of a stack with the fraction of weights its mask keeps and its
+    hidden widths once units without inputs or outputs are removed (lthpipe.compact)."""
+    return [
+        {**vars(n), "retained": retained_fraction(mask), "effective_hidden": compact.effective_widths(mask)}
+        for n, mask in ((n, _sub(masks, i)) for i, n in enumerate(networks))
+    ]
 
 
 def retrain(
-    data_path: Path, dense_path: Path, masks_path: Path, dataset: str, methods: list[str],
-    settings: TrainSettings, order_seed: int, device: str, out: Path,
+    data_path: Path, dense_path: Path, masks_path: Path, dataset: str, settings: RetrainSettings, out: Path,
 ) -> None:
-    """Every method at one fraction, all seeds, trained as one stack with masks held fixed."""
-    splits, base = load_splits(data_path, dataset)
-    dense_tensors, dense = checkpoint.load(dense_path, stage="dense", dataset=dataset)
-    mask_tensors, pruned = checkpoint.load(masks_path, stage="prune", dataset=dataset)
-    arch = _with_width(base, dense["width"])
-    inits = unstack(_split_prefix(dense_tensors, "init."))
-    masks = unstack(_split_prefix(mask_tensors, "mask."))
-    networks, starts, net_masks = [], [], []
-    for method in methods:
-        for seed, init, mask in zip(dense["seeds"], inits, masks):
-            start, net_mask = lottery_networks(arch, init, mask, seed, method)
-            networks.append({"method": method, "seed": seed, "retained": retained_fraction(net_mask)})
-            starts.append(start)
-            net_masks.append(net_mask)
-    stacked_mask = stack(net_masks)
-    trained, history = train_stack(stack(starts), splits, settings, order_seed, stacked_mask, resolve_device(device))
-    tensors = {**{f"trained.{k}": v for k, v in trained.items()}, **{f"mask.{k}": m for k, m in stacked_mask.items()}}
-    checkpoint.save(out, tensors, {
-        "stage": "retrain", "dataset": dataset, "fraction": pruned["fraction"], "width": dense["width"],
-        "seeds": dense["seeds"], "methods": list(methods), "networks": networks, "train": vars(settings),
-        "compute": _compute(device), "parents": [str(data_path), str(dense_path), str(masks_path)],
-        "metrics": history.summary(),
-    })
+    """Every lottery method at one fraction, every seed and split, trained with its mask fixed."""
+    data = load_dataset(data_path, dataset)
+    dense, dense_record = checkpoint.load_stack(dense_path, stage="dense", dataset=dataset)
+    found, pruned = checkpoint.load_stack(masks_path, stage="prune", dataset=dataset)
+    masks = found.sections["mask"]
 
+    def masks_of(i: int, n: NetworkId) -> dict[str, Mask]:
+        return {m.method: _sub(masks, j) for j, m in enumerate(found.networks) if (m.seed, m.fold) == (n.seed, n.fold)}
+
+    networks, starts, net_masks = _lottery_stack(dense, settings.methods, settings.run.init, masks_of)
+    result = _train(networks, starts, data, settings.run, net_masks, resume=_resume_points(dense, dense_record))
+    checkpoint.save_stack(out, Stack(dense.arch, networks, {"trained": result.trained, "mask": net_masks}), {
+        "stage": "retrain", "dataset": dataset, "fraction": pruned["fraction"], "width": dense_record["width"],
+        "hidden": dense_record["hidden"], "seeds": dense_record["seeds"], "methods": list(settings.methods),
+        "settings": to_params(settings), "rewind": dense_record["rewind"], "compute": _compute(settings.run.device),
+        "parents": [str(data_path), str(dense_path), str(masks_path)], "metrics": result.metrics,
+    }, _describe(networks, net_masks))
+
+
+def imp(data_path: Path, dense_path: Path, previous_path: Path, dataset: str, settings: LevelSettings, out: Path) -> None:
+    """One level of iterative magnitude pruning: prune `rate` of what the previous
+    level's ticket kept (its trained weights' magnitudes), rewind, retrain, beside
+    the controls at the same sparsity."""
+    data = load_dataset(data_path, dataset)
+    dense, dense_record = checkpoint.load_stack(dense_path, stage="dense", dataset=dataset)
+    level = settings.level
+    if level == 1:
+        before = dense.sections["trained"]
+        previous_masks = [{k: torch.ones_like(v, dtype=torch.bool) for k, v in _sub(before, i).items() if k.startswith("w")}
+                          for i in range(len(dense.networks))]
+        previous_trained = unstack(before)
+    else:
+        prev, _ = checkpoint.load_stack(previous_path, stage="imp", dataset=dataset)
+        ticket = {(n.seed, n.fold): i for i, n in enumerate(prev.networks) if n.method == "rewind"}
+        order = [ticket[(n.seed, n.fold)] for n in dense.networks]
+        previous_masks = [_sub(prev.sections["mask"], i) for i in order]
+        previous_trained = [_sub(prev.sections["trained"], i) for i in order]
+    scope = settings.scope
+    level_masks = [level_mask(t, m, settings.rate, settings.output_rate, scope)
+                   for t, m in zip(previous_trained, previous_masks)]
+    dense_trained = unstack(dense.sections["trained"])
+
+    def masks_of(i: int, n: NetworkId) -> dict[str, Mask]:
+        magnitude = {k: v.abs() for k, v in dense_trained[i].items() if k.startswith("w")}
+        return {"magnitude": level_masks[i], "oneshot": same_budget_mask(magnitude, level_masks[i], scope)}
+
+    networks, starts, net_masks = _lottery_stack(dense, settings.methods, settings.run.init, masks_of, level)
+    result = _train(networks, starts, data, settings.run, net_masks, resume=_resume_points(dense, dense_record))
+    checkpoint.save_stack(out, Stack(dense.arch, networks, {"trained": result.trained, "mask": net_masks}), {
+        "stage": "imp", "dataset": dataset, "level": level, "width": dense_record["width"],
+        "hidden": dense_record["hidden"], "seeds": dense_record["seeds"], "methods": list(settings.methods),
+        "retained": [retained_fraction(m) for m in level_masks], "settings": to_params(settings),
+        "rewind": dense_record["rewind"], "compute": _compute(settings.run.device),
+        "parents": [str(data_path), str(dense_path), str(previous_path)], "metrics": result.metrics,
+    }, _describe(networks, net_masks))

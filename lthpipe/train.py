@@ -10,11 +10,13 @@ for the whole run, not from autograd.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from dataclasses import dataclass
 
 import torch
 
-from lthpipe.data import Splits
+from lthpipe.datasets import Splits
 from lthpipe.model import Params, backward, forward_with_activations
 from lthpipe.settings import TrainSettings
 
@@ -25,28 +27,56 @@ EVAL_CHUNK = 4096
 
 @dataclass
 class History:
-    """Per-epoch metrics, each (epochs, N); best_epoch is 1-based, per network."""
+    """Metrics at each evaluation point; tensors are (points, N)."""
 
-    train_loss: torch.Tensor
+    iterations: list[int]  # the evaluation points: iterations done when evaluated
+    steps_per_epoch: int
+    train_loss: torch.Tensor  # mean minibatch loss since the previous point
+    val_loss: torch.Tensor
     val_acc: torch.Tensor
-    test_acc: torch.Tensor
-    best_epoch: torch.Tensor
+    best: torch.Tensor  # (N,) index of each network's early-stopping point
 
-    def summary(self) -> dict[str, list]:
-        nets = torch.arange(self.val_acc.shape[1])
-        best = self.best_epoch - 1
+    def best_iterations(self) -> list[int]:
+        return [self.iterations[i] for i in self.best.tolist()]
+
+
+@dataclass
+class TrainResult:
+    """The weights at each network's early-stopping point, test accuracy there and
+    at the end, the history, and the rewind point's state if one was asked for."""
+
+    best: Params
+    history: History
+    test_acc: torch.Tensor  # (N,) at the early-stopping point
+    final_test_acc: torch.Tensor  # (N,) after the last iteration
+    rewind: RewindPoint | None = None
+
+    def metrics(self) -> dict[str, list]:
+        h = self.history
+        nets = torch.arange(h.val_acc.shape[1])
         return {
-            "best_epoch": self.best_epoch.tolist(),
-            "val_acc": self.val_acc[best, nets].tolist(),
-            "test_acc": self.test_acc[best, nets].tolist(),
-            "final_val_acc": self.val_acc[-1].tolist(),
-            "final_test_acc": self.test_acc[-1].tolist(),
-            "history": {
-                "train_loss": self.train_loss.T.tolist(),
-                "val_acc": self.val_acc.T.tolist(),
-                "test_acc": self.test_acc.T.tolist(),
-            },
+            "best_iteration": h.best_iterations(),
+            "val_acc": h.val_acc[h.best, nets].tolist(),
+            "val_loss": h.val_loss[h.best, nets].tolist(),
+            "test_acc": self.test_acc.tolist(),
+            "final_val_acc": h.val_acc[-1].tolist(),
+            "final_test_acc": self.final_test_acc.tolist(),
+            "history": [
+                {"iteration": list(h.iterations), "steps_per_epoch": h.steps_per_epoch, "train_loss": loss,
+                 "val_loss": val_loss, "val_acc": val_acc}
+                for loss, val_loss, val_acc in zip(h.train_loss.T.tolist(), h.val_loss.T.tolist(), h.val_acc.T.tolist())
+            ],
         }
+
+
+@dataclass
+class RewindPoint:
+    """Where late rewinding restarts: the weights after `iteration` steps and the
+    minibatch generator's state at the start of the epoch holding the next step."""
+
+    iteration: int
+    params: Params
+    order_state: torch.Tensor  # torch.Generator.get_state(), uint8
 
 
 def resolve_device(name: str) -> torch.device:
@@ -58,11 +88,22 @@ def resolve_device(name: str) -> torch.device:
 @torch.no_grad()
 def accuracy(params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Accuracy (N,) of every network in the stack."""
-    correct = torch.zeros(params["w0"].shape[0], device=x.device)
+    return evaluate(params, x, y)[0]
+
+
+@torch.no_grad()
+def evaluate(params: Params, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Accuracy and mean cross-entropy (N,) of every network in the stack."""
+    n_nets = params["w0"].shape[0]
+    correct = torch.zeros(n_nets, device=x.device)
+    loss = torch.zeros(n_nets, device=x.device)
     for start in range(0, x.shape[0], EVAL_CHUNK):
         logits, _ = forward_with_activations(params, x[start : start + EVAL_CHUNK])  # (N, classes, b)
-        correct += (logits.argmax(1) == y[start : start + EVAL_CHUNK]).sum(-1)
-    return (correct / x.shape[0]).cpu()
+        target = y[start : start + EVAL_CHUNK]
+        correct += (logits.argmax(1) == target).sum(-1)
+        log_probs = torch.log_softmax(logits, 1)
+        loss -= log_probs.gather(1, target.expand(n_nets, 1, -1)).squeeze(1).sum(-1)
+    return (correct / x.shape[0]).cpu(), (loss / x.shape[0]).cpu()
 
 
 def cross_entropy_with_grad(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,13 +130,19 @@ def train_stack(
     order_seed: int,
     masks: dict[str, torch.Tensor] | None = None,
     device: torch.device | None = None,
-) -> tuple[Params, History]:
-    """Train every network of the stack; return the weights at each network's best
-    validation epoch (early stopping) and the per-epoch history.
+    resume: RewindPoint | None = None,
+    rewind_at: int | None = None,
+) -> TrainResult:
+    """Train every network of the stack for the settings' budget and keep the weights
+    of each network's early-stopping point (best validation accuracy, first on ties,
+    or lowest validation loss).
 
     ``masks`` maps weight names to 0/1 tensors shaped like the weights. Masked
     weights start at zero and stay exactly zero: their gradients are zeroed before
     each step (so Adam's moments never move) and the mask is reapplied after it.
+    ``resume`` starts at a rewind point's iteration and minibatch order (late
+    rewinding: the weights come from ``init``); ``rewind_at`` keeps that point's
+    state for a later resume.
     """
     device = device or torch.device("cpu")
     data = data.to(device)
@@ -110,39 +157,78 @@ def train_stack(
 
     n_nets = params["w0"].shape[0]
     n_train = data.x_train.shape[0]
-    order = torch.Generator().manual_seed(order_seed)
-    best = {k: v.clone() for k, v in params.items()}
-    best_val = torch.full((n_nets,), -1.0)
-    best_epoch = torch.zeros(n_nets, dtype=torch.long)
-    losses, val_accs, test_accs = [], [], []
+    per_epoch = settings.steps_per_epoch(n_train)
+    total = settings.total_iterations(n_train)
+    points = settings.eval_points(n_train)
+    iteration = resume.iteration if resume is not None else 0
+    points = [p for p in points if p > iteration]
+    order = torch.Generator()
+    if resume is not None:
+        order.set_state(resume.order_state)
+    else:
+        order.manual_seed(order_seed)
+    epoch_state = order.get_state()
+    perm = torch.randperm(n_train, generator=order).to(device)
+    batch = iteration % per_epoch  # minibatch index within the epoch
 
-    for epoch in range(1, settings.epochs + 1):
-        perm = torch.randperm(n_train, generator=order).to(device)
-        loss_sum = torch.zeros(n_nets, device=device)
-        for start in range(0, n_train, settings.batch_size):
-            idx = perm[start : start + settings.batch_size]
-            # index_select copies whole rows: twice as fast as x_train[idx] on CPU.
-            x, y = data.x_train.index_select(0, idx), data.y_train.index_select(0, idx)  # (B, d), (B,)
-            logits, hidden = forward_with_activations(params, x)  # (N, classes, B)
-            per_net, dlogits = cross_entropy_with_grad(logits, y)
-            backward(params, x, hidden, dlogits, grads)
-            for k, m in mask.items():
-                grads[k].mul_(m)
-            optimizer.step()
-            for k, m in mask.items():
-                params[k].mul_(m)
-            loss_sum += per_net * idx.numel()
-        val = accuracy(params, data.x_val, data.y_val)
-        improved = val > best_val
+    by_loss = settings.early_stopping == "val_loss"
+    best = {k: v.clone() for k, v in params.items()}
+    best_score = torch.full((n_nets,), math.inf if by_loss else -1.0)
+    best_point = torch.zeros(n_nets, dtype=torch.long)
+    losses, val_losses, val_accs = [], [], []
+    loss_sum = torch.zeros(n_nets, device=device)
+    seen = 0
+    rewind = None
+    started = time.monotonic()
+
+    while iteration < total:
+        if batch == per_epoch:
+            epoch_state = order.get_state()
+            perm = torch.randperm(n_train, generator=order).to(device)
+            batch = 0
+        if iteration == rewind_at:
+            rewind = RewindPoint(iteration, {k: v.detach().cpu().clone() for k, v in params.items()}, epoch_state)
+        idx = perm[batch * settings.batch_size : (batch + 1) * settings.batch_size]
+        # index_select copies whole rows: twice as fast as x_train[idx] on CPU.
+        x, y = data.x_train.index_select(0, idx), data.y_train.index_select(0, idx)  # (B, d), (B,)
+        logits, hidden = forward_with_activations(params, x)  # (N, classes, B)
+        per_net, dlogits = cross_entropy_with_grad(logits, y)
+        backward(params, x, hidden, dlogits, grads)
+        for k, m in mask.items():
+            grads[k].mul_(m)
+        optimizer.step()
+        for k, m in mask.items():
+            params[k].mul_(m)
+        loss_sum += per_net * idx.numel()
+        seen += idx.numel()
+        iteration += 1
+        batch += 1
+        if iteration != points[len(losses)]:
+            continue
+        val_acc, val_loss = evaluate(params, data.x_val, data.y_val)
+        score = val_loss if by_loss else val_acc
+        improved = score < best_score if by_loss else score > best_score
         for k, v in params.items():
             keep = improved.to(device).view(-1, *([1] * (v.dim() - 1)))
             best[k] = torch.where(keep, v, best[k])
-        best_val = torch.where(improved, val, best_val)
-        best_epoch = torch.where(improved, epoch, best_epoch)
-        losses.append((loss_sum / n_train).cpu())
-        val_accs.append(val)
-        test_accs.append(accuracy(params, data.x_test, data.y_test))
-        log.info("epoch %d: val acc mean %.4f", epoch, val.mean().item())
+        best_score = torch.where(improved, score, best_score)
+        best_point = torch.where(improved, len(losses), best_point)
+        losses.append((loss_sum / seen).cpu())
+        val_losses.append(val_loss)
+        val_accs.append(val_acc)
+        loss_sum.zero_()
+        seen = 0
+        log.info("epoch %s: val acc mean %.4f, val loss mean %.4f (iteration %d of %d, %.1f s)",
+                 _epochs(iteration, per_epoch), val_acc.mean().item(), val_loss.mean().item(), iteration, total,
+                 time.monotonic() - started)
 
-    history = History(torch.stack(losses), torch.stack(val_accs), torch.stack(test_accs), best_epoch)
-    return {k: v.cpu() for k, v in best.items()}, history
+    history = History(points, per_epoch, torch.stack(losses), torch.stack(val_losses), torch.stack(val_accs), best_point)
+    test_acc = accuracy(best, data.x_test, data.y_test)
+    final_test_acc = accuracy(params, data.x_test, data.y_test)
+    return TrainResult({k: v.cpu() for k, v in best.items()}, history, test_acc, final_test_acc, rewind)
+
+
+def _epochs(iteration: int, per_epoch: int) -> str:
+    """Epochs done, as a whole number at epoch ends (what the logs have always said)."""
+    epochs = iteration / per_epoch
+    return str(iteration // per_epoch) if iteration % per_epoch == 0 else f"{epochs:.2f}"

@@ -8,16 +8,19 @@ localrules:
 
 rule aggregate:
     input:
-        selection="artifacts/{dataset}/width/selection.json",
-        dense="artifacts/{dataset}/dense/model.json",
-        pruned=prune_records,
-        retrained=retrain_records,
+        unpack(aggregate_inputs),
     output:
         csv="artifacts/{dataset}/curve.csv",
-        plot="artifacts/{dataset}/curve.png",
+        plot=report(
+            "artifacts/{dataset}/curve.png",
+            caption="../report/curve.rst",
+            category="{dataset}",
+            subcategory="2. accuracy against fraction retained",
+            labels={"dataset": "{dataset}", "figure": "accuracy curves"},
+        ),
         summary="artifacts/{dataset}/summary.json",
     params:
-        tolerance=summary_tolerance,
+        settings=report_settings,
         code=REPORT_CODE,
     log:
         "artifacts/{dataset}/logs/aggregate.log",
@@ -31,7 +34,12 @@ rule summarize:
         summaries=dataset_summaries,
     output:
         markdown="artifacts/summary.md",
-        plot="artifacts/summary.png",
+        plot=report(
+            "artifacts/summary.png",
+            caption="../report/summary.rst",
+            category="Summary",
+            labels={"figure": "all datasets"},
+        ),
     params:
         code=REPORT_CODE,
     log:

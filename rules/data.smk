@@ -1,4 +1,7 @@
+# One job per dataset: load its source, refuse bad data, split and standardize.
 rule make_data:
+    input:
+        source_inputs,
     output:
         data="artifacts/{dataset}/data/data.pt",
         record="artifacts/{dataset}/data/data.json",
@@ -11,7 +14,7 @@ rule make_data:
         "artifacts/{dataset}/benchmarks/make_data.tsv"
     threads: 1
     resources:
-        mem_mb=mem_mb,
-        runtime=runtime,
+        mem_mb=data_mem_mb,
+        runtime=data_runtime,
     script:
         "../scripts/make_data.py"

@@ -5,11 +5,7 @@ rule train_dense:
         model="artifacts/{dataset}/dense/model.pt",
         record="artifacts/{dataset}/dense/model.json",
     params:
-        width=selected_width,
-        seeds=seeds,
-        train=train_settings,
-        order_seed=order_seed,
-        device=device,
+        settings=dense_settings,
         code=TRAINING_CODE,
     log:
         "artifacts/{dataset}/logs/train_dense.log",

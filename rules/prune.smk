@@ -1,4 +1,5 @@
-# One job per retained fraction: masks of every seed and their accuracy without retraining.
+# One job per retained fraction: masks of every seed (magnitude, and the at-init
+# methods the retraining needs) and their accuracy without retraining.
 rule prune:
     input:
         unpack(
@@ -11,8 +12,7 @@ rule prune:
         masks="artifacts/{dataset}/prune/f{fraction}/masks.pt",
         record="artifacts/{dataset}/prune/f{fraction}/masks.json",
     params:
-        fraction=fraction_value,
-        scope=pruning_scope,
+        settings=prune_settings,
         code=TRAINING_CODE,
     log:
         "artifacts/{dataset}/logs/prune/f{fraction}.log",

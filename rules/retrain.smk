@@ -13,10 +13,7 @@ rule retrain:
         model="artifacts/{dataset}/retrain/f{fraction}/model.pt",
         record="artifacts/{dataset}/retrain/f{fraction}/model.json",
     params:
-        methods=methods,
-        train=train_settings,
-        order_seed=order_seed,
-        device=device,
+        settings=retrain_settings,
         code=TRAINING_CODE,
     log:
         "artifacts/{dataset}/logs/retrain/f{fraction}.log",

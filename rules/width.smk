@@ -5,10 +5,7 @@ rule train_width:
     output:
         result="artifacts/{dataset}/width/w{width}.json",
     params:
-        seeds=seeds,
-        train=train_settings,
-        order_seed=order_seed,
-        device=device,
+        settings=width_settings,
         code=TRAINING_CODE,
     log:
         "artifacts/{dataset}/logs/train_width/w{width}.log",
@@ -27,9 +24,15 @@ checkpoint select_width:
         results=width_results,
     output:
         selection="artifacts/{dataset}/width/selection.json",
-        plot="artifacts/{dataset}/width.png",
+        plot=report(
+            "artifacts/{dataset}/width.png",
+            caption="../report/width.rst",
+            category="{dataset}",
+            subcategory="1. width search",
+            labels={"dataset": "{dataset}", "figure": "width search"},
+        ),
     params:
-        tolerance=width_tolerance,
+        tolerance=lambda wildcards: study(wildcards).settings.width_tolerance,
         code=REPORT_CODE,
     log:
         "artifacts/{dataset}/logs/select_width.log",

@@ -1,9 +1,12 @@
 from lthpipe.jobs import job
 from lthpipe.results import aggregate
+from lthpipe.settings import ReportSettings, from_params
 
-i, o = snakemake.input, snakemake.output  # noqa: F821 (injected by Snakemake)
-with job(snakemake, uses_torch=False):  # noqa: F821
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job(sm, uses_torch=False):
     aggregate(
-        snakemake.wildcards.dataset, i.selection, i.dense, i.pruned, i.retrained,  # noqa: F821
-        snakemake.params.tolerance, o.csv, o.plot, o.summary,  # noqa: F821
+        dataset=sm.wildcards.dataset, data_path=sm.input.data, selection_path=sm.input.get("selection"),
+        dense_path=sm.input.dense, prune_paths=sm.input.pruned, retrain_paths=sm.input.retrained,
+        level_paths=sm.input.levels, settings=from_params(ReportSettings, sm.params.settings),
+        out_csv=sm.output.csv, out_png=sm.output.plot, out_json=sm.output.summary,
     )

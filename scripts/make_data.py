@@ -1,6 +1,7 @@
+from lthpipe.datasets import DataSettings
 from lthpipe.jobs import job
-from lthpipe.settings import DataSettings
 from lthpipe.stages import make_data
 
-with job(snakemake):  # noqa: F821 (injected by Snakemake)
-    make_data(snakemake.wildcards.dataset, DataSettings(**snakemake.params.settings), snakemake.output.data)
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job(sm):
+    make_data(dataset=sm.wildcards.dataset, settings=DataSettings.from_params(sm.params.settings), out=sm.output.data)

@@ -1,8 +1,10 @@
 from lthpipe.jobs import job
+from lthpipe.settings import PruneSettings, from_params
 from lthpipe.stages import prune
 
-with job(snakemake):  # noqa: F821 (injected by Snakemake)
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job(sm):
     prune(
-        snakemake.input.data, snakemake.input.dense, snakemake.wildcards.dataset,  # noqa: F821
-        snakemake.params.fraction, snakemake.params.scope, snakemake.output.masks,  # noqa: F821
+        data_path=sm.input.data, dense_path=sm.input.dense, dataset=sm.wildcards.dataset,
+        settings=from_params(PruneSettings, sm.params.settings), out=sm.output.masks,
     )

@@ -1,10 +1,10 @@
 from lthpipe.jobs import job
-from lthpipe.settings import TrainSettings
+from lthpipe.settings import RetrainSettings, from_params
 from lthpipe.stages import retrain
 
-p = snakemake.params  # noqa: F821 (injected by Snakemake)
-with job(snakemake):  # noqa: F821
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job(sm):
     retrain(
-        snakemake.input.data, snakemake.input.dense, snakemake.input.masks, snakemake.wildcards.dataset,  # noqa: F821
-        p.methods, TrainSettings(**p.train), p.order_seed, p.device, snakemake.output.model,  # noqa: F821
+        data_path=sm.input.data, dense_path=sm.input.dense, masks_path=sm.input.masks, dataset=sm.wildcards.dataset,
+        settings=from_params(RetrainSettings, sm.params.settings), out=sm.output.model,
     )

@@ -1,5 +1,9 @@
 from lthpipe.jobs import job
 from lthpipe.results import select_width
 
-with job(snakemake, uses_torch=False):  # noqa: F821 (injected by Snakemake)
-    select_width(snakemake.input.results, snakemake.params.tolerance, snakemake.output.selection, snakemake.output.plot)  # noqa: F821
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job(sm, uses_torch=False):
+    select_width(
+        width_paths=sm.input.results, tolerance=sm.params.tolerance, out_json=sm.output.selection,
+        out_png=sm.output.plot,
+    )

@@ -1,5 +1,6 @@
 from lthpipe.jobs import job
 from lthpipe.results import summarize
 
-with job(snakemake, uses_torch=False):  # noqa: F821 (injected by Snakemake)
-    summarize(snakemake.input.summaries, snakemake.output.markdown, snakemake.output.plot)  # noqa: F821
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job(sm, uses_torch=False):
+    summarize(summary_paths=sm.input.summaries, out_md=sm.output.markdown, out_png=sm.output.plot)

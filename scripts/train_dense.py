@@ -1,10 +1,10 @@
 from lthpipe.jobs import job
-from lthpipe.settings import TrainSettings
+from lthpipe.settings import DenseSettings, from_params
 from lthpipe.stages import train_dense
 
-p = snakemake.params  # noqa: F821 (injected by Snakemake)
-with job(snakemake):  # noqa: F821
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job(sm):
     train_dense(
-        snakemake.input.data, snakemake.wildcards.dataset, p.width, p.seeds,  # noqa: F821
-        TrainSettings(**p.train), p.order_seed, p.device, snakemake.output.model,  # noqa: F821
+        data_path=sm.input.data, dataset=sm.wildcards.dataset, settings=from_params(DenseSettings, sm.params.settings),
+        out=sm.output.model,
     )

@@ -1,10 +1,10 @@
 from lthpipe.jobs import job
-from lthpipe.settings import TrainSettings
+from lthpipe.settings import WidthSettings, from_params
 from lthpipe.stages import train_width
 
-p = snakemake.params  # noqa: F821 (injected by Snakemake)
-with job(snakemake):  # noqa: F821
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job(sm):
     train_width(
-        snakemake.input.data, snakemake.wildcards.dataset, int(snakemake.wildcards.width), p.seeds,  # noqa: F821
-        TrainSettings(**p.train), p.order_seed, p.device, snakemake.output.result,  # noqa: F821
+        data_path=sm.input.data, dataset=sm.wildcards.dataset, width=int(sm.wildcards.width),
+        settings=from_params(WidthSettings, sm.params.settings), out=sm.output.result,
     )

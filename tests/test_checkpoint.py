@@ -5,6 +5,8 @@ import torch
 
 from lthpipe import checkpoint
 from lthpipe.artifacts import ArtifactError, read_json, write_json
+from lthpipe.checkpoint import NetworkId, Stack
+from lthpipe.model import Architecture, init_params, stack
 
 
 def saved(tmp_path: Path) -> Path:
@@ -86,3 +88,59 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     assert read_json(target) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
 
+
+
+ARCH = Architecture(4, (3, 2), 2)
+
+
+def a_stack() -> Stack:
+    networks = [NetworkId("rewind", 0), NetworkId("rewind", 1), NetworkId("reinit", 0, fold=1, level=2)]
+    init = stack([init_params(ARCH, i, "init") for i in range(3)])
+    masks = {k: v != 0 for k, v in stack([init_params(ARCH, i, "m") for i in range(3)]).items() if k.startswith("w")}
+    return Stack(ARCH, networks, {"init": init, "trained": {k: v * 2 for k, v in init.items()}, "mask": masks},
+                 order_state=torch.zeros(2, 5, dtype=torch.uint8))
+
+
+def test_a_stack_round_trips_with_its_index_and_sections(tmp_path):
+    path = tmp_path / "model.pt"
+    saved_stack = a_stack()
+    checkpoint.save_stack(path, saved_stack, {"stage": "retrain", "dataset": "d"}, [{"retained": 0.5}] * 3)
+    loaded, record = checkpoint.load_stack(path, stage="retrain", dataset="d")
+    assert loaded.arch == ARCH and loaded.networks == saved_stack.networks
+    assert record["networks"][2] == {"method": "reinit", "seed": 0, "fold": 1, "level": 2, "retained": 0.5}
+    assert sorted(loaded.sections) == ["init", "mask", "trained"] == record["sections"]
+    for name, params in saved_stack.sections.items():
+        assert all(torch.equal(params[k], loaded.sections[name][k]) for k in params)
+    assert torch.equal(loaded.order_state, saved_stack.order_state)
+    assert [n.seed for n in loaded.select([2, 0]).networks] == [0, 0]
+
+
+def _rewrite_index(path: Path, change) -> None:
+    sidecar = checkpoint.sidecar_path(path)
+    record = read_json(sidecar)
+    change(record)
+    write_json(sidecar, record)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda r: r["networks"].pop(), r"init.b0 has shape \[3, 3\], the index and architecture say \[2, 3\]"),
+    (lambda r: r["networks"].append(dict(r["networks"][0])), "lists a network twice"),
+    (lambda r: r["architecture"].update(hidden=[3, 3]), r"init.w1 has shape \[3, 2, 3\]"),
+    (lambda r: r["sections"].remove("mask"), "belongs to no section"),
+    (lambda r: r.pop("networks"), "not a stack of networks"),
+])
+def test_a_stack_whose_index_disagrees_with_its_tensors_is_refused(tmp_path, change, message):
+    path = tmp_path / "model.pt"
+    checkpoint.save_stack(path, a_stack(), {"stage": "retrain", "dataset": "d"})
+    _rewrite_index(path, change)
+    with pytest.raises(ArtifactError, match=message) as err:
+        checkpoint.load_stack(path)
+    assert str(path) in str(err.value) and "rule retrain" in str(err.value)
+
+
+def test_a_stack_with_a_mask_that_is_not_bool_is_not_written(tmp_path):
+    bad = a_stack()
+    bad.sections["mask"]["w0"] = bad.sections["mask"]["w0"].float()
+    with pytest.raises(ArtifactError, match="mask.w0 has dtype torch.float32"):
+        checkpoint.save_stack(tmp_path / "model.pt", bad, {"stage": "retrain"})
+    assert not list(tmp_path.iterdir())

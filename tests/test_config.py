@@ -7,12 +7,13 @@ import pytest
 import yaml
 
 from lthpipe.config import ConfigError, code_version, resolve
+from lthpipe.settings import LevelSettings, from_params, to_params
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = {
     "datasets": {
-        "swiss_roll": {"widths": [2, 4]},
-        "mnist": {"data": {"n_train": 100}, "train": {"epochs": 2}},
+        "swiss_roll": {"source": {"kind": "sklearn", "name": "swiss_roll"}, "widths": [2, 4]},
+        "mnist": {"source": {"kind": "mnist", "n_train": 100}, "train": {"epochs": 2}},
     },
     "defaults": {"fractions": [1.0, 0.5], "train": {"lr": 0.01}},
 }
@@ -29,8 +30,20 @@ def with_change(path: str, value):
 
 
 BAD = [
-    ("datasets.cifar", {}, "datasets"),  # unknown dataset
-    ("datasets.../x", {}, "datasets"),  # a name that would escape artifacts/
+    ("datasets.../x", {"source": {"kind": "mnist"}}, "datasets"),  # a name that would escape artifacts/
+    ("datasets.MNIST", {"source": {"kind": "mnist"}}, "datasets"),  # names are lower case
+    ("datasets.cifar", {}, "datasets.cifar"),  # no source
+    ("datasets.cifar", {"source": {"kind": "cifar"}}, "datasets.cifar.source.kind"),  # unknown kind
+    ("datasets.tab", {"source": {"kind": "csv"}}, "datasets.tab.source"),  # a file kind without its path
+    ("datasets.tab", {"source": {"kind": "csv", "path": "x.csv", "sheet": 1}}, "datasets.tab.source"),  # unknown key
+    ("datasets.tab", {"source": {"kind": "sklearn", "name": "iris", "n_samples": 10}}, "datasets.tab.source"),
+    ("datasets.tab", {"source": {"kind": "sklearn", "name": "mnist"}}, "datasets.tab.source.name"),
+    ("datasets.tab", {"source": {"kind": "openml"}}, "datasets.tab.source"),  # neither name nor data_id
+    ("datasets.tab", {"source": {"kind": "openml", "name": "x", "data_id": 3}}, "datasets.tab.source"),  # both
+    ("datasets.mnist.split", {"val_fraction": 0.1}, "datasets.mnist.split"),  # MNIST's split is its own
+    ("datasets.swiss_roll.split", {"scheme": "loo"}, "datasets.swiss_roll.split.scheme"),
+    ("datasets.swiss_roll.split", {"resplits": 0}, "datasets.swiss_roll.split.resplits"),
+    ("datasets.swiss_roll.resources", {"mem_mb": 10}, "datasets.swiss_roll.resources.mem_mb"),
     ("defaults.fractions", [1.5], "defaults.fractions.0"),
     ("defaults.fractions", [0.0], "defaults.fractions.0"),
     ("defaults.fractions", [-0.2], "defaults.fractions.0"),
@@ -41,18 +54,26 @@ BAD = [
     ("datasets.swiss_roll.widths", [0, 4], "datasets.swiss_roll.widths.0"),
     ("datasets.swiss_roll.widths", [2.5], "datasets.swiss_roll.widths.0"),
     ("datasets.swiss_roll.widths", "8", "datasets.swiss_roll.widths"),
+    ("datasets.swiss_roll.hidden", [300, 0], "datasets.swiss_roll.hidden.1"),
     ("datasets.mnist.train.epochs", -1, "datasets.mnist.train.epochs"),
     ("datasets.mnist.train.epochs", "ten", "datasets.mnist.train.epochs"),
+    ("datasets.mnist.train.early_stopping", "test_acc", "datasets.mnist.train.early_stopping"),
     ("defaults.train.lr", 0, "defaults.train.lr"),
     ("defaults.train.batch_size", 0, "defaults.train.batch_size"),
+    ("defaults.train.iterations", 0, "defaults.train.iterations"),
     ("defaults.methods", ["rewind", "magic"], "defaults.methods.1"),  # unknown method
     ("defaults.methods", [], "defaults.methods"),
+    ("defaults.methods", ["rewind", "oneshot"], "methods"),  # iterative pruning only
     ("defaults.pruning", "random", "defaults.pruning"),
+    ("defaults.init", "zeros", "defaults.init"),
+    ("defaults.rewind", {"at": 2, "unit": "step"}, "defaults.rewind.unit"),
+    ("defaults.imp", {"levels": 2, "rate": 1.0}, "defaults.imp.rate"),
+    ("defaults.imp", {"levels": 2, "methods": ["snip"]}, "defaults.imp.methods.0"),
     ("defaults.seeds", [-1], "defaults.seeds.0"),
     ("defaults.epochs", 3, "defaults"),  # unknown key (epochs lives under train)
     ("datasets.mnist.seedz", [1], "datasets.mnist"),  # typo in a dataset's key
-    ("datasets.mnist.data.n_samples", 10, "datasets.mnist.data"),  # another dataset's data key
-    ("datasets.swiss_roll.data.n_classes", 1, "datasets.swiss_roll.data.n_classes"),
+    ("datasets.mnist.source.n_samples", 10, "datasets.mnist.source"),  # another kind's source key
+    ("datasets.swiss_roll.source.n_classes", 1, "datasets.swiss_roll.source.n_classes"),
     ("device", "tpu", "device"),
     ("width_tolerance", 0.1, "(top level)"),  # study key at the wrong level
     ("defaults.width_tolerance", 2, "defaults.width_tolerance"),
@@ -61,16 +82,44 @@ BAD = [
 
 def test_the_shipped_configs_are_valid():
     for name in ("config.yaml", "config.full.yaml", "tests/tiny.yaml"):
-        studies = resolve(yaml.safe_load((REPO / name).read_text()))
+        studies = resolve(yaml.safe_load((REPO / name).read_text()), files=[REPO / name])
         assert set(studies) == {"swiss_roll", "diabetes", "mnist"}
 
 
 def test_overrides_take_precedence_over_defaults():
     studies = resolve(GOOD)
-    assert studies["mnist"].train.epochs == 2 and studies["mnist"].train.lr == 0.01
-    assert studies["swiss_roll"].train.epochs == 10  # schema default
-    assert studies["swiss_roll"].widths == (2, 4) and studies["mnist"].fractions == (1.0, 0.5)
-    assert studies["mnist"].data.n_train == 100 and studies["mnist"].data.local_dir is None
+    mnist, roll = studies["mnist"].settings, studies["swiss_roll"].settings
+    assert mnist.train.epochs == 2 and mnist.train.lr == 0.01
+    assert roll.train.epochs == 10  # schema default
+    assert roll.widths == (2, 4) and mnist.fractions == (1.0, 0.5)
+    assert studies["mnist"].data.source.n_train == 100 and studies["mnist"].data.source.local_dir is None
+    assert studies["swiss_roll"].data.source.n_classes == 6 and studies["swiss_roll"].data.split.stratify is True
+
+
+def test_a_study_setting_reaches_its_rule_as_one_object():
+    study = resolve(with_change("defaults.imp", {"levels": 3, "rate": 0.5}))["mnist"]
+    level = study.level_settings(2)
+    assert (level.level, level.rate, level.output_rate) == (2, 0.5, 0.1)
+    assert level.run.train.epochs == 2 and level.scope == "layerwise"
+    assert from_params(LevelSettings, to_params(level)) == level
+
+
+def test_at_init_methods_need_the_rewind_point_at_zero():
+    config = with_change("defaults.methods", ["rewind", "snip"])
+    resolve(config)
+    config["defaults"]["rewind"] = {"at": 1, "unit": "epoch"}
+    with pytest.raises(ConfigError, match="rewind.at = 0"):
+        resolve(config)
+
+
+def test_a_dataset_named_twice_in_one_file_is_refused(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "datasets:\n  wine:\n    source: {kind: sklearn, name: wine}\n"
+        "  wine:\n    source: {kind: sklearn, name: iris}\n"
+    )
+    with pytest.raises(ConfigError, match=r"'wine' appears twice in one mapping \(lines 2 and 4"):
+        resolve(yaml.safe_load(path.read_text()), files=[path])
 
 
 @pytest.mark.parametrize(("path", "value", "key"), BAD, ids=[f"{p}={v!r}" for p, v, _ in BAD])
@@ -96,9 +145,17 @@ def test_snakemake_stops_on_a_bad_config_before_any_job(tmp_path):
 def test_code_version_changes_with_the_source(tmp_path, monkeypatch):
     import lthpipe.config as config_module
 
-    before = code_version(["plots"])
-    fake = tmp_path / "config.py"
-    fake.write_text("")
-    (tmp_path / "plots.py").write_text((Path(config_module.__file__).parent / "plots.py").read_text() + "\n# edit\n")
-    monkeypatch.setattr(config_module, "__file__", str(fake))
-    assert code_version(["plots"]) != before
+    before = code_version(["plots", "datasets"])
+    for name in ("plots.py", "datasets"):
+        source = config_module.PACKAGE / name
+        if source.is_dir():
+            (tmp_path / name).mkdir()
+            for module in source.glob("*.py"):
+                (tmp_path / name / module.name).write_bytes(module.read_bytes())
+        else:
+            (tmp_path / name).write_bytes(source.read_bytes())
+    monkeypatch.setattr(config_module, "PACKAGE", tmp_path)
+    assert code_version(["plots", "datasets"]) == before
+    with (tmp_path / "datasets" / "tables.py").open("a") as f:
+        f.write("\n# edit\n")
+    assert code_version(["plots", "datasets"]) != before

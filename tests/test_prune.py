@@ -4,12 +4,14 @@ import torch
 from lthpipe.model import Architecture, forward, init_params, stack
 from lthpipe.prune import (
     check_mask,
+    dense_hidden,
     dense_small_network,
-    dense_width,
     kept_count,
+    level_mask,
     magnitude_mask,
     random_mask_like,
     retained_fraction,
+    same_budget_mask,
 )
 
 ARCH = Architecture(20, (30,), 5)
@@ -87,17 +89,67 @@ def test_random_mask_keeps_per_layer_counts_but_moves_them():
 @pytest.mark.parametrize("fraction", [1.0, 0.5, 0.2, 0.05])
 def test_dense_small_has_the_same_weight_count_up_to_one_unit(fraction):
     kept = kept_count(ARCH.n_weights, fraction)
-    width = dense_width(ARCH, kept)
-    params, mask = dense_small_network(ARCH, width, seed=0)
+    (width,) = dense_hidden(ARCH, kept)
+    params, mask = dense_small_network(ARCH, (width,), seed=0)
     n_active = sum(int(m.sum()) for m in mask.values())
     assert n_active == Architecture(20, (width,), 5).n_weights == width * 25
     assert abs(n_active - kept) <= (ARCH.n_in + ARCH.n_out) / 2
 
 
+DEEP = Architecture(20, (30, 12), 5)
+
+
+@pytest.mark.parametrize("fraction", [1.0, 0.5, 0.2, 0.05])
+def test_deeper_dense_small_scales_every_width_by_one_factor(fraction):
+    kept = kept_count(DEEP.n_weights, fraction)
+    hidden = dense_hidden(DEEP, kept)
+    small = Architecture(20, hidden, 5)
+    # One factor s for both layers (up to rounding), and about the kept weight count.
+    assert abs(hidden[0] / 30 - hidden[1] / 12) <= 0.5 / 12 + 0.5 / 30
+    one_more = Architecture(20, (hidden[0] + 1, hidden[1] + 1), 5).n_weights
+    assert abs(small.n_weights - kept) < one_more - small.n_weights
+    if fraction == 1.0:
+        assert hidden == DEEP.hidden
+
+
 def test_dense_small_computes_exactly_the_small_network():
-    width = 7
-    params, mask = dense_small_network(ARCH, width, seed=1)
-    small = init_params(Architecture(20, (width,), 5), 1, "dense_small")
-    x = torch.randn(16, 20)
-    assert torch.equal(params["w0"][width:], torch.zeros(30 - width, 20))
-    assert torch.allclose(forward(stack([params]), x), forward(stack([small]), x), atol=1e-6)
+    for arch, hidden in ((ARCH, (7,)), (DEEP, (9, 4))):
+        params, mask = dense_small_network(arch, hidden, seed=1)
+        small = init_params(Architecture(20, hidden, 5), 1, "dense_small")
+        x = torch.randn(16, 20)
+        assert torch.equal(params["w0"][hidden[0]:], torch.zeros(arch.hidden[0] - hidden[0], 20))
+        assert all(torch.equal(params[k] * mask[k], params[k]) for k in mask)
+        assert torch.allclose(forward(stack([params]), x), forward(stack([small]), x), atol=1e-6)
+
+
+@pytest.mark.parametrize("scope", ["layerwise", "global"])
+def test_iterative_levels_nest_and_keep_exactly_the_configured_share(scope):
+    trained = init_params(DEEP, seed=5, purpose="test")
+    mask = {k: torch.ones_like(v, dtype=torch.bool) for k, v in trained.items() if k.startswith("w")}
+    for level in range(1, 8):
+        # Later levels see "retrained" weights: new magnitudes, the old mask.
+        trained = {k: v * (1 + 0.1 * level * torch.randn(v.shape, generator=torch.Generator().manual_seed(level)))
+                   for k, v in trained.items()}
+        new = level_mask(trained, mask, rate=0.2, output_rate=0.1, scope=scope)
+        assert all(torch.equal(new[k] & ~mask[k], torch.zeros_like(mask[k])) for k in mask)  # a subset
+        if scope == "layerwise":
+            for k, rate in (("w0", 0.2), ("w1", 0.2), ("w2", 0.1)):
+                assert int(new[k].sum()) == kept_count(int(mask[k].sum()), 1 - rate)
+                survivors = trained[k].abs()[mask[k]]
+                kept = trained[k].abs()[new[k]]
+                assert kept.min() >= survivors.sort(descending=True).values[int(new[k].sum()) - 1]
+        else:
+            remaining = sum(int(m.sum()) for m in mask.values())
+            assert sum(int(m.sum()) for m in new.values()) == kept_count(remaining, 0.8)
+        mask = new
+
+
+def test_same_budget_mask_matches_the_counts_of_another_mask():
+    weights = init_params(DEEP, seed=2, purpose="test")
+    like = random_mask_like(magnitude_mask(weights, 0.3), seed=4)
+    scores = {k: weights[k].abs() for k in like}
+    per_layer = same_budget_mask(scores, like, "layerwise")
+    assert {k: int(m.sum()) for k, m in per_layer.items()} == {k: int(m.sum()) for k, m in like.items()}
+    assert torch.equal(per_layer["w0"], magnitude_mask(weights, 0.3)["w0"])
+    total = same_budget_mask(scores, like, "global")
+    assert sum(int(m.sum()) for m in total.values()) == sum(int(m.sum()) for m in like.values())

@@ -244,16 +244,17 @@ def test_one_core_and_four_cores_give_the_same_bits(one_core, studies):
 
 TRAIN_WITH_THREADS = """
 import hashlib, sys, torch
-from lthpipe.model import Architecture, init_params, stack
+import lthpipe.stages  # sets MKL's reproducible mode, as in pipeline jobs
+from lthpipe.datasets import load_dataset
+from lthpipe.model import init_params, stack
 from lthpipe.settings import TrainSettings
-from lthpipe.stages import load_splits
 from lthpipe.train import train_stack
 
 torch.set_num_threads(int(sys.argv[2]))
-splits, base = load_splits(sys.argv[1], "diabetes")
-arch = Architecture(base.n_in, (32,), base.n_out)
+data = load_dataset(sys.argv[1], "diabetes")
+arch = data.architecture((32,))
 init = stack([init_params(arch, seed, "init") for seed in range(12)])
-trained, _ = train_stack(init, splits, TrainSettings(epochs=3, lr=0.003, batch_size=32), 0)
+trained = train_stack(init, data.folds[0], TrainSettings(epochs=3, lr=0.003, batch_size=32), 0).best
 print(hashlib.sha256(b"".join(trained[k].numpy().tobytes() for k in sorted(trained))).hexdigest())
 """
 
@@ -287,13 +288,14 @@ MORE_BAD = [
     ("defaults.fractions", [0.5, 0.5000000000001], "fractions"),  # two fractions, one path
     ("datasets", {}, "datasets"),
     ("datasets.mnist", [], "datasets.mnist"),
+    ("datasets.mnist", None, "datasets.mnist"),
     ("order_seed", -1, "order_seed"),
 ]
 
 
 def with_dataset(name: str) -> dict:
     config = copy.deepcopy(GOOD)
-    config["datasets"][name] = {}
+    config["datasets"][name] = {"source": {"kind": "sklearn", "name": "iris"}}
     return config
 
 
@@ -372,7 +374,7 @@ def test_targets_outside_the_study_have_no_rule(one_core, tmp_path):
 def test_a_failing_job_shows_its_log_and_keep_going_finishes_the_rest(one_core, tmp_path, mnist_dir):
     workdir = clone(one_core, tmp_path)
     config = study(mnist_dir)
-    config["datasets"]["mnist"]["data"]["local_dir"] = str(tmp_path / "empty")  # as if the data vanished
+    config["datasets"]["mnist"]["source"]["local_dir"] = str(tmp_path / "empty")  # as if the data vanished
     (tmp_path / "empty").mkdir()
     write_config(workdir, config)
     remove(workdir, "artifacts/diabetes/retrain/f0.050", *(f"artifacts/diabetes/{f}" for f in AGGREGATES))

@@ -1,14 +1,14 @@
 import pytest
 import torch
-
-from lthpipe.data import Splits
 import torch.nn.functional as F
 
+from lthpipe.datasets import Splits
+from lthpipe.lottery import METHODS
 from lthpipe.model import Architecture, backward, forward, forward_with_activations, init_params, stack, unstack
 from lthpipe.prune import magnitude_mask, random_mask_like
 from lthpipe.settings import TrainSettings
-from lthpipe.stages import lottery_networks
-from lthpipe.train import cross_entropy_with_grad, train_stack
+from lthpipe.stages import LotteryStart
+from lthpipe.train import RewindPoint, cross_entropy_with_grad, evaluate, train_stack
 
 ARCH = Architecture(6, (16,), 3)
 SETTINGS = TrainSettings(epochs=3, lr=0.01, batch_size=32)
@@ -24,7 +24,7 @@ def toy_splits(n: int = 300) -> Splits:
 def test_masked_weights_stay_exactly_zero():
     nets = [init_params(ARCH, s, "init") for s in range(3)]
     masks = stack([magnitude_mask(n, 0.2) for n in nets])
-    trained, _ = train_stack(stack(nets), toy_splits(), SETTINGS, order_seed=0, masks=masks)
+    trained = train_stack(stack(nets), toy_splits(), SETTINGS, order_seed=0, masks=masks).best
     for name, mask in masks.items():
         assert torch.all(trained[name][~mask] == 0)
         assert torch.all(trained[name][mask] != 0)
@@ -34,58 +34,108 @@ def test_masked_weights_stay_exactly_zero():
 def test_a_stack_trains_each_network_as_if_alone(arch):
     nets = [init_params(arch, s, "init") for s in range(4)]
     masks = [magnitude_mask(n, f) for n, f in zip(nets, (1.0, 0.5, 0.2, 0.1))]
-    together, history = train_stack(stack(nets), toy_splits(), SETTINGS, order_seed=7, masks=stack(masks))
+    together = train_stack(stack(nets), toy_splits(), SETTINGS, order_seed=7, masks=stack(masks))
     for i, (net, mask) in enumerate(zip(nets, masks)):
-        alone, alone_history = train_stack(stack([net]), toy_splits(), SETTINGS, order_seed=7, masks=stack([mask]))
+        alone = train_stack(stack([net]), toy_splits(), SETTINGS, order_seed=7, masks=stack([mask]))
         for name in net:
-            assert torch.allclose(together[name][i], alone[name][0], atol=1e-5)
-        assert torch.allclose(history.val_acc[:, i], alone_history.val_acc[:, 0])
-        assert torch.allclose(history.train_loss[:, i], alone_history.train_loss[:, 0], atol=1e-5)
+            assert torch.allclose(together.best[name][i], alone.best[name][0], atol=1e-5)
+        assert torch.allclose(together.history.val_acc[:, i], alone.history.val_acc[:, 0])
+        assert torch.allclose(together.history.train_loss[:, i], alone.history.train_loss[:, 0], atol=1e-5)
 
 
 def test_training_is_deterministic_for_a_seed():
     init = stack([init_params(ARCH, s, "init") for s in range(2)])
-    first, h1 = train_stack(init, toy_splits(), SETTINGS, order_seed=1)
-    second, h2 = train_stack(init, toy_splits(), SETTINGS, order_seed=1)
-    assert all(torch.equal(first[k], second[k]) for k in first)
-    assert torch.equal(h1.test_acc, h2.test_acc)
+    first = train_stack(init, toy_splits(), SETTINGS, order_seed=1)
+    second = train_stack(init, toy_splits(), SETTINGS, order_seed=1)
+    assert all(torch.equal(first.best[k], second.best[k]) for k in first.best)
+    assert torch.equal(first.test_acc, second.test_acc)
 
 
-def test_training_learns_and_reports_best_validation_epoch():
-    _, history = train_stack(stack([init_params(ARCH, 0, "init")]), toy_splits(), TrainSettings(10, 0.01, 32), 0)
-    summary = history.summary()
-    best = summary["best_epoch"][0]
-    assert summary["val_acc"][0] == history.val_acc[best - 1, 0].item() == history.val_acc[:, 0].max().item()
-    assert summary["test_acc"][0] == history.test_acc[best - 1, 0].item()
-    assert summary["final_test_acc"][0] == history.test_acc[-1, 0].item()
-    assert summary["test_acc"][0] > 0.7
+def test_training_learns_and_reports_its_early_stopping_point():
+    splits = toy_splits()
+    result = train_stack(stack([init_params(ARCH, 0, "init")]), splits, TrainSettings(10, lr=0.01, batch_size=32), 0)
+    metrics, history = result.metrics(), result.history
+    best = history.best[0].item()
+    assert history.iterations == [7 * e for e in range(1, 11)]  # 200 rows in minibatches of 32: 7 a epoch
+    assert metrics["best_iteration"][0] == history.iterations[best]
+    assert metrics["val_acc"][0] == history.val_acc[best, 0].item() == history.val_acc[:, 0].max().item()
+    assert best == int(torch.nonzero(history.val_acc[:, 0] == history.val_acc[:, 0].max())[0])  # first on ties
+    # Test accuracy at the early-stopping point, from the weights kept there.
+    assert metrics["test_acc"][0] == evaluate(result.best, splits.x_test, splits.y_test)[0].item()
+    assert metrics["test_acc"][0] > 0.7
 
 
-def test_rewind_starts_from_theta0_on_the_kept_weights():
-    theta0 = init_params(ARCH, 5, "init")
+def test_early_stopping_on_validation_loss_keeps_the_lowest_loss_point():
+    settings = TrainSettings(iterations=40, eval_every=5, lr=0.05, batch_size=32, early_stopping="val_loss")
+    result = train_stack(stack([init_params(ARCH, s, "init") for s in range(3)]), toy_splits(), settings, 0)
+    history = result.history
+    assert history.iterations == list(range(5, 41, 5))
+    assert torch.equal(history.best, history.val_loss.argmin(0))
+    assert torch.allclose(evaluate(result.best, toy_splits().x_val, toy_splits().y_val)[1],
+                          history.val_loss[history.best, torch.arange(3)])
+
+
+def test_a_rewind_point_holds_the_weights_and_the_minibatch_order_after_k_steps():
+    init = stack([init_params(ARCH, s, "init") for s in range(2)])
+    splits, k = toy_splits(), 17  # 7 minibatches an epoch: iteration 17 is inside the third epoch
+    short = train_stack(init, splits, TrainSettings(iterations=k, eval_every=k, lr=0.01, batch_size=32), order_seed=3)
+    long = train_stack(init, splits, TrainSettings(epochs=5, lr=0.01, batch_size=32), order_seed=3, rewind_at=k)
+    point = long.rewind
+    assert point.iteration == k
+    assert all(torch.equal(point.params[name], short.best[name]) for name in init)
+    replay = torch.Generator().manual_seed(3)
+    perms = [torch.randperm(200, generator=replay) for _ in range(3)]
+    resumed = torch.Generator()
+    resumed.set_state(point.order_state)
+    assert torch.equal(torch.randperm(200, generator=resumed), perms[2])
+
+
+def test_a_resumed_run_draws_the_minibatches_that_follow_the_rewind_point():
+    """With weights frozen (lr ~ 0) the first evaluation's training loss is the mean loss
+    over exactly the minibatches after iteration k, which the test recomputes."""
+    splits, k = toy_splits(), 17
+    init = stack([init_params(ARCH, 0, "init")])
+    dense = train_stack(init, splits, TrainSettings(epochs=4, lr=0.01, batch_size=32), order_seed=3, rewind_at=k)
+    frozen = TrainSettings(epochs=4, lr=1e-30, batch_size=32)
+    resumed = train_stack(dense.rewind.params, splits, frozen, 3, resume=dense.rewind)
+    assert resumed.history.iterations == [21, 28]  # the grid of the full run, after k
+    replay = torch.Generator().manual_seed(3)
+    perm = [torch.randperm(200, generator=replay) for _ in range(3)][2]
+    batches = [perm[b * 32 : (b + 1) * 32] for b in range(17 - 14, 7)]  # the rest of the third epoch
+    losses = [F.cross_entropy(forward(dense.rewind.params, splits.x_train[i])[0], splits.y_train[i], reduction="sum")
+              for i in batches]
+    expected = sum(losses) / sum(len(i) for i in batches)
+    assert torch.allclose(resumed.history.train_loss[0, 0], expected, atol=1e-5)
+
+
+def _start(theta0, mask, seed=5, rewind=None) -> LotteryStart:
+    return LotteryStart(ARCH, seed, "uniform", theta0, rewind if rewind is not None else theta0, {"magnitude": mask})
+
+
+def test_rewind_starts_from_the_rewind_point_on_the_kept_weights():
+    theta0, theta_k = init_params(ARCH, 5, "init"), init_params(ARCH, 6, "later")
     mask = magnitude_mask({k: v * 3 + 1 for k, v in theta0.items()}, 0.3)
-    start, start_mask = lottery_networks(ARCH, theta0, mask, seed=5, method="rewind")
-    assert start_mask is mask
-    # What training starts from is θ0 × mask: one optimizer step with lr 0 shows it.
-    frozen, _ = train_stack(stack([start]), toy_splits(), TrainSettings(1, 1e-30, 512), 0, stack([mask]))
-    for name in mask:
-        assert torch.equal(frozen[name][0], theta0[name] * mask[name])
-    assert torch.equal(frozen["b0"][0], theta0["b0"])
+    for rewind, expected in ((None, theta0), (theta_k, theta_k)):
+        start, start_mask = METHODS["rewind"].start(_start(theta0, mask, rewind=rewind))
+        assert start_mask is mask
+        # What training starts from is θ × mask: one optimizer step with lr ~ 0 shows it.
+        frozen = train_stack(stack([start]), toy_splits(), TrainSettings(1, 1e-30, 512), 0, stack([mask])).best
+        for name in mask:
+            assert torch.equal(frozen[name][0], expected[name] * mask[name])
+        assert torch.equal(frozen["b0"][0], expected["b0"])
 
 
 def test_controls_differ_from_rewind_in_the_intended_way():
     theta0 = init_params(ARCH, 5, "init")
     mask = magnitude_mask(theta0, 0.3)
-    reinit, reinit_mask = lottery_networks(ARCH, theta0, mask, 5, "reinit")
+    reinit, reinit_mask = METHODS["reinit"].start(_start(theta0, mask))
     assert reinit_mask is mask and not torch.equal(reinit["w0"], theta0["w0"])
-    random_start, random_mask = lottery_networks(ARCH, theta0, mask, 5, "random_mask")
+    random_start, random_mask = METHODS["random_mask"].start(_start(theta0, mask))
     assert random_start is theta0
     assert all(torch.equal(random_mask[k], random_mask_like(mask, 5)[k]) for k in mask)
-    small, small_mask = lottery_networks(ARCH, theta0, mask, 5, "dense_small")
+    small, small_mask = METHODS["dense_small"].start(_start(theta0, mask))
     # kept: 29 of 96 (w0) + 14 of 48 (w1) = 43 weights -> round(43 / (6 + 3)) = 5 units of 9 weights
     assert sum(int(m.sum()) for m in small_mask.values()) == 5 * (6 + 3)
-    with pytest.raises(ValueError, match="method"):
-        lottery_networks(ARCH, theta0, mask, 5, "magic")
 
 
 def test_forward_of_a_stack_equals_each_network():

@@ -20,7 +20,7 @@ TINY = yaml.safe_load((REPO / "tests" / "tiny.yaml").read_text())
 
 def tiny_config(mnist_dir: Path) -> dict:
     config = copy.deepcopy(TINY)
-    config["datasets"]["mnist"]["data"]["local_dir"] = str(mnist_dir)
+    config["datasets"]["mnist"]["source"]["local_dir"] = str(mnist_dir)
     return config
 
 

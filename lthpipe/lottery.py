@@ -1,0 +1,96 @@
+"""The lottery methods: what is retrained at a pruned fraction, one registry.
+
+Each method says where its mask comes from and what weights its network starts
+from. The config schema's enums, the plots' labels and colours, the prune stage
+(which masks to compute) and the retraining stages all read ``METHODS``; a test
+checks that the schema agrees. Free of torch: a method's ``start`` works through
+the ``Start`` object the training stage hands it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+# Paul Tol's "muted" scheme: nine colours that stay apart under every common colour
+# blindness. Each curve keeps its colour and marker in every figure.
+TOL_MUTED = {
+    "indigo": "#332288", "cyan": "#88CCEE", "teal": "#44AA99", "green": "#117733", "olive": "#999933",
+    "sand": "#DDCC77", "rose": "#CC6677", "wine": "#882255", "purple": "#AA4499",
+}
+
+
+class Start(Protocol):
+    """One network's starting material, built by the training stage (lthpipe.stages)."""
+
+    init: Any  # θ0 of this seed (Params)
+    rewind: Any  # the rewind point's weights: θ0, or θk with late rewinding
+
+    def mask(self, source: str) -> Any: ...  # a mask the prune stage (or the IMP level) computed
+    def fresh(self, purpose: str) -> Any: ...  # a new random initialisation of the full architecture
+    def random_like(self, mask: Any) -> Any: ...  # a random mask with the same per-layer counts
+    def dense_small(self, mask: Any) -> tuple[Any, Any]: ...  # a dense net with mask's weight count
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    label: str  # in figures and tables
+    color: str
+    marker: str  # matplotlib marker, so curves differ in shape as well as colour
+    mask_source: str  # the mask it needs from pruning: "magnitude", "snip", ...
+    start: Callable[[Start], tuple[Any, Any]]  # (starting weights, mask)
+    at_init: bool = False  # its mask is found before training, from θ0
+    imp_only: bool = False  # only meaningful at a level of iterative pruning
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("rewind", "pruned, rewound, retrained", TOL_MUTED["indigo"], "o", "magnitude",
+               lambda s: (s.rewind, s.mask("magnitude"))),
+        Method("reinit", "same mask, random re-init", TOL_MUTED["rose"], "s", "magnitude",
+               lambda s: (s.fresh("reinit"), s.mask("magnitude"))),
+        Method("random_mask", "random mask, same layer counts", TOL_MUTED["olive"], "^", "magnitude",
+               lambda s: (s.rewind, s.random_like(s.mask("magnitude")))),
+        Method("dense_small", "dense, same weight count", TOL_MUTED["green"], "v", "magnitude",
+               lambda s: s.dense_small(s.mask("magnitude"))),
+        Method("snip", "SNIP mask at init, trained", TOL_MUTED["cyan"], "D", "snip",
+               lambda s: (s.init, s.mask("snip")), at_init=True),
+        Method("grasp", "GraSP mask at init, trained", TOL_MUTED["purple"], "P", "grasp",
+               lambda s: (s.init, s.mask("grasp")), at_init=True),
+        Method("synflow", "SynFlow mask at init, trained", TOL_MUTED["teal"], "X", "synflow",
+               lambda s: (s.init, s.mask("synflow")), at_init=True),
+        Method("oneshot", "one-shot mask at this level's counts, rewound", TOL_MUTED["wine"], "*", "oneshot",
+               lambda s: (s.rewind, s.mask("oneshot")), imp_only=True),
+    )
+}
+
+# Curves that are not retrained methods: the dense network, and magnitude pruning
+# of the trained network without retraining.
+CURVES: dict[str, tuple[str, str, str]] = {
+    "dense": ("dense network", "#000000", ""),
+    "pruned": ("magnitude pruned, no retraining", "#888888", "."),
+}
+
+
+# Plot and table order: pruning without retraining, then the methods.
+CURVE_ORDER = ("pruned", *METHODS)
+
+
+def label(name: str) -> str:
+    return METHODS[name].label if name in METHODS else CURVES[name][0]
+
+
+def color(name: str) -> str:
+    return METHODS[name].color if name in METHODS else CURVES[name][1]
+
+
+def marker(name: str) -> str:
+    return METHODS[name].marker if name in METHODS else CURVES[name][2]
+
+
+def at_init_sources(methods: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The at-initialisation masks the prune stage must compute for these methods."""
+    return tuple(sorted({METHODS[m].mask_source for m in methods if METHODS[m].at_init}))
