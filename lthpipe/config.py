@@ -161,6 +161,11 @@ def _check(study: Study) -> None:
                 "at three decimals (one path each)"
             )
         tags[tag] = fraction
+    if not s.fractions and not s.imp.levels:
+        raise ConfigError(f"config key 'fractions' of {name}: empty, and no levels of iterative pruning (imp.levels)")
+    if s.imp.levels and "rewind" not in s.imp.methods:
+        raise ConfigError(f"config key 'imp.methods' of {name}: iterative pruning continues from the rewound "
+                          "ticket of each level, so it needs rewind")
     imp_only = [m for m in s.methods if METHODS[m].imp_only]
     if imp_only:
         raise ConfigError(

@@ -49,7 +49,8 @@ BAD = [
     ("defaults.fractions", [-0.2], "defaults.fractions.0"),
     ("defaults.fractions", [0.5, 0.5], "defaults.fractions"),  # duplicated
     ("defaults.fractions", [0.0005], "fractions"),  # finer than the path format
-    ("defaults.fractions", [], "defaults.fractions"),
+    ("defaults.fractions", [], "fractions"),  # neither one-shot fractions nor iterative levels
+    ("defaults.imp", {"levels": 2, "methods": ["reinit"]}, "imp.methods"),  # the chain needs its ticket
     ("datasets.swiss_roll.widths", [], "datasets.swiss_roll.widths"),
     ("datasets.swiss_roll.widths", [0, 4], "datasets.swiss_roll.widths.0"),
     ("datasets.swiss_roll.widths", [2.5], "datasets.swiss_roll.widths.0"),
