@@ -21,9 +21,15 @@ include: "rules/prune.smk"
 include: "rules/retrain.smk"
 include: "rules/imp.smk"
 include: "rules/aggregate.smk"
+include: "rules/figures.smk"
+include: "rules/export.smk"
 
 
 rule all:
     input:
         final_outputs(),
     default_target: True
+
+
+onsuccess:
+    print(results_message())

@@ -19,6 +19,8 @@ from lthpipe import datasets
 from lthpipe.lottery import METHODS, at_init_sources
 from lthpipe.settings import (
     DenseSettings,
+    ExportTarget,
+    InferenceSettings,
     LevelSettings,
     PruneSettings,
     ReportSettings,
@@ -137,6 +139,12 @@ def resolve(config: dict, files: Iterable[str | Path] = ()) -> dict[str, Study]:
     studies = {name: _study(name, entry, config) for name, entry in config["datasets"].items()}
     for study in studies.values():
         _check(study)
+    for target in export_targets(config):
+        _check_network(studies, "export", target.dataset, target.fraction, target.method, target.seed)
+    inference = inference_settings(config)
+    for name in config.get("inference", {}).get("datasets", []):
+        for fraction in studies[name].settings.fractions if name in studies else [None]:
+            _check_network(studies, "inference", name, fraction, inference.method, inference.seed)
     # The schema above is the one validator; this is Snakemake's own pass over it.
     from snakemake.utils import validate as snakemake_validate
 
@@ -177,6 +185,33 @@ def _check(study: Study) -> None:
             f"config key 'rewind' of {name}: masks found at initialisation ({', '.join(at_init_sources(s.methods))}) "
             "train from θ0, so they need rewind.at = 0 (leave them out of methods to rewind later)"
         )
+
+
+def export_targets(config: dict) -> list[ExportTarget]:
+    """The networks the workflow exports (config key `export`)."""
+    defaults = _defaults(load_schema()["properties"]["export"]["items"], load_schema())
+    return [from_params(ExportTarget, {**defaults, **entry}) for entry in config.get("export", [])]
+
+
+def inference_settings(config: dict) -> InferenceSettings:
+    schema = load_schema()
+    given = {k: v for k, v in config.get("inference", {}).items() if k != "datasets"}
+    return from_params(InferenceSettings, {**_defaults(schema["properties"]["inference"], schema), **given})
+
+
+def _check_network(studies: dict[str, Study], key: str, dataset: str, fraction, method: str, seed: int) -> None:
+    """A network named in the config (to export or benchmark) is one the study trains."""
+    study = studies.get(dataset)
+    if study is None:
+        raise ConfigError(f"config key '{key}': no dataset {dataset!r}; configured: {', '.join(studies)}")
+    s = study.settings
+    if fraction not in s.fractions:
+        raise ConfigError(f"config key '{key}': {dataset} has no one-shot fraction {fraction}; "
+                          f"its fractions: {', '.join(map(str, s.fractions)) or 'none'}")
+    if method not in s.methods:
+        raise ConfigError(f"config key '{key}': {dataset} does not train {method}; its methods: {', '.join(s.methods)}")
+    if seed not in s.seeds:
+        raise ConfigError(f"config key '{key}': {dataset} has no seed {seed}; its seeds: {', '.join(map(str, s.seeds))}")
 
 
 def _defaults(node: dict, schema: dict) -> dict[str, Any]:

@@ -10,6 +10,7 @@ the unit contributes to both (lthpipe.stats)."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 from collections import defaultdict
 from dataclasses import asdict
@@ -26,6 +27,16 @@ COLUMNS = (
     "dataset", "procedure", "method", "seed", "fold", "fraction", "level", "retained", "val_acc", "test_acc",
     "final_test_acc", "best_iteration",
 )
+# Each dataset's figures, drawn from its summary alone.
+FIGURES = {
+    "curve": plots.curve_plot,
+    "early_stop": plots.early_stop_plot,
+    "training": plots.training_plot,
+    "removed": plots.removed_plot,
+    "units": plots.units_plot,
+    "stability": plots.stability_plot,
+}
+PROCEDURES = ("oneshot", "imp")  # one-shot pruning at each fraction; iterative pruning, level by level
 # What the summary compares at every point, as (a, b): "a - b" with its interval.
 COMPARISONS = {
     "oneshot": [("rewind", "reinit"), ("rewind", "random_mask"), ("rewind", "dense_small"),
@@ -147,12 +158,44 @@ def comparisons(rows: list[dict]) -> dict[str, list[dict]]:
     return dict(out)
 
 
+# The fractions whose training curves the report shows: the configured ones nearest these.
+TRAINING_CURVE_FRACTIONS = (0.5, 0.2, 0.05)
+
+
+def _mean_history(histories: list[dict]) -> dict:
+    """Per evaluation point, the mean over networks of epochs done, validation
+    accuracy and training loss (networks of one job share the evaluation grid up
+    to the splits' sizes, so points are matched by position)."""
+    n = min(len(h["iteration"]) for h in histories)
+    return {
+        "epoch": [mean(h["iteration"][i] / h["steps_per_epoch"] for h in histories) for i in range(n)],
+        "val_acc": [mean(h["val_acc"][i] for h in histories) for i in range(n)],
+        "train_loss": [mean(h["train_loss"][i] for h in histories) for i in range(n)],
+    }
+
+
+def training_curves(dense: dict, retrained: list[dict]) -> dict:
+    """How the dense network and each method's networks train, at a few fractions."""
+    curves = {"dense": _mean_history(dense["metrics"]["history"]), "fractions": {}}
+    available = sorted({rec["fraction"] for rec in retrained})
+    chosen = sorted({min(available, key=lambda f: abs(f - target)) for target in TRAINING_CURVE_FRACTIONS},
+                    reverse=True) if available else []
+    for rec in retrained:
+        if rec["fraction"] in chosen:
+            by_method: dict[str, list[dict]] = defaultdict(list)
+            for network, history in zip(rec["networks"], rec["metrics"]["history"]):
+                by_method[network["method"]].append(history)
+            curves["fractions"][f"{rec['fraction']:.3f}"] = {m: _mean_history(h) for m, h in by_method.items()}
+    return curves
+
+
 def dataset_summary(dataset: str, rows: list[dict], selection: dict | None, data: dict, masks: list[dict],
                     tolerance: float) -> dict:
     dense = [r["test_acc"] for r in rows if r["procedure"] == "dense"]
     by_curve = curves(rows, tolerance)
-    methods = {}
-    for procedure, by_method in by_curve.items():
+    methods: dict[str, dict] = {}
+    for procedure in (p for p in PROCEDURES if p in by_curve):
+        by_method = by_curve[procedure]
         for method in (m for m in CURVE_ORDER if m in by_method):
             holding = holds_down_to(by_method[method])
             methods.setdefault(procedure, {})[method] = {
@@ -166,6 +209,7 @@ def dataset_summary(dataset: str, rows: list[dict], selection: dict | None, data
         "stage": "aggregate", "dataset": dataset,
         "selection": selection,
         "n_units": len(dense), "folds": data.get("folds", 1),
+        "data": {k: data.get(k) for k in ("n_features", "n_classes", "feature_names", "image_shape", "labels")},
         "dense_test_acc": mean(dense), "dense_test_std": pstdev(dense),
         "tolerance": tolerance, "methods": methods, "comparisons": comparisons(rows),
         "masks": masks,
@@ -224,7 +268,7 @@ def _dataset_tables(s: dict) -> list[str]:
             tag = f"{fraction:.3f}" if procedure == "oneshot" else f"{level}"
             lines.append(f"| {tag} | " + " | ".join(cells) + " |")
         lines.append("")
-    for procedure, rows in s["comparisons"].items():
+    for procedure, rows in sorted(s["comparisons"].items(), key=lambda kv: PROCEDURES.index(kv[0])):
         pairs = list(dict.fromkeys((c["a"], c["b"]) for c in rows))
         lines += [f"### {'one-shot' if procedure == 'oneshot' else 'iterative'}: paired differences, a - b [95% interval]", ""]
         lines.append("| retained | " + " | ".join(f"{a} - {b}" for a, b in pairs) + " |")
@@ -266,24 +310,89 @@ def select_width(width_paths: list[Path], tolerance: float, out_json: Path, out_
 
 def aggregate(
     dataset: str, data_path: Path, selection_path: Path | None, dense_path: Path, prune_paths: list[Path],
-    retrain_paths: list[Path], level_paths: list[Path], settings: ReportSettings, out_csv: Path, out_png: Path,
-    out_json: Path,
+    retrain_paths: list[Path], level_paths: list[Path], settings: ReportSettings, out_csv: Path, out_json: Path,
+    figures: dict[str, Path],
 ) -> None:
-    """Curve table, plot and per-method summary of one dataset, from the stages' sidecars."""
+    """Curve table, per-method summary and figures of one dataset, from the stages'
+    sidecars; `figures` maps each figure (FIGURES) to its file."""
     dense = read_json(dense_path)
     pruned = [read_json(p) for p in prune_paths]
-    rows = rows_from_records(dense, pruned, [read_json(p) for p in retrain_paths], [read_json(p) for p in level_paths])
+    retrained = [read_json(p) for p in retrain_paths]
+    rows = rows_from_records(dense, pruned, retrained, [read_json(p) for p in level_paths])
     selection = read_json(selection_path) if selection_path else None
     masks = [{"fraction": rec["fraction"], **rec["masks"]} for rec in pruned]
     summary = dataset_summary(dataset, rows, selection, read_json(data_path), masks, settings.tolerance)
     summary["hidden"] = dense["hidden"]
+    summary["training"] = training_curves(dense, retrained)
     write_text(out_csv, to_csv(rows))
-    plots.curve_plot(summary, out_png)
+    for name, draw in FIGURES.items():
+        draw(summary, figures[name])
     write_json(out_json, summary)
 
 
-def summarize(summary_paths: list[Path], out_md: Path, out_png: Path) -> None:
+FORM_NAMES = {
+    "dense": "dense, unpruned", "masked": "masked (dense kernels)", "compact_torch": "compacted, torch",
+    "compact_onnx": "compacted, ONNX Runtime", "csr_torch": "CSR, torch sparse", "csr_scipy": "CSR, SciPy",
+}
+
+
+def inference_markdown(benchmarks: list[dict]) -> list[str]:
+    """The inference benchmark's table per dataset: every form at every fraction."""
+    lines = []
+    for bench in benchmarks:
+        s = bench["settings"]
+        lines += ["", f"## {bench['dataset']}: cost of running one network ({s['method']}, seed {s['seed']})", "",
+                  "Size of the model file; multiply-adds per sample; batch-1 latency and batch-"
+                  f"{s['batch']} throughput, median [quartiles] of {s['repeats']} repeats. SciPy's sparse "
+                  "product uses one thread whatever the setting.", "",
+                  "| retained | threads | form | effective hidden | size (KB) | multiply-adds | latency (µs) | throughput (/s) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for row in sorted(bench["rows"], key=lambda r: (-r["fraction"], r["threads"], list(FORM_NAMES).index(r["form"]))):
+            lines.append(
+                f"| {row['retained']:.3f} | {row['max_threads']} | {FORM_NAMES[row['form']]} | "
+                f"{row.get('effective_hidden', '')} | {row['bytes'] / 1024:.1f} | {row['multiply_adds']:,} | "
+                f"{row['latency_us']:.1f} [{row['latency_us_q1']:.1f}, {row['latency_us_q3']:.1f}] | "
+                f"{row['throughput_per_s']:,.0f} |"
+            )
+    return lines
+
+
+def summarize(summary_paths: list[Path], inference_paths: list[Path], out_md: Path, out_html: Path, out_png: Path) -> None:
     summaries = [read_json(p) for p in summary_paths]
-    write_text(out_md, markdown(summaries))
+    text = markdown(summaries)
+    if inference_paths:
+        text += "\n".join(["", "# Inference", *inference_markdown([read_json(p) for p in inference_paths])]) + "\n"
+    write_text(out_md, text)
+    write_text(out_html, markdown_to_html(text, "lthpipe summary"))
     plots.summary_plot(summaries, out_png)
+
+
+def markdown_to_html(text: str, title: str) -> str:
+    """The summary's markdown (headings, paragraphs and pipe tables, as `markdown`
+    writes them) as a standalone HTML page, for the report."""
+    body, table = [], []
+
+    def flush_table() -> None:
+        if table:
+            head, *rows = [[html.escape(c.strip()) for c in line.strip("|").split("|")] for line in table if "---" not in line]
+            body.append("<table><thead><tr>" + "".join(f"<th>{c}</th>" for c in head) + "</tr></thead><tbody>"
+                        + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+                        + "</tbody></table>")
+            table.clear()
+
+    for line in text.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush_table()
+        if line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{html.escape(line[level:].strip())}</h{level}>")
+        elif line.strip():
+            body.append(f"<p>{html.escape(line)}</p>")
+    flush_table()
+    style = ("body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;margin:1em 0;font-size:90%}"
+             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eee}")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 

@@ -191,6 +191,27 @@ class LevelSettings:
 
 
 @dataclass(frozen=True)
+class ExportTarget:
+    """export_network: one retrained network of a one-shot fraction (first data split)."""
+
+    dataset: str
+    fraction: float
+    method: str = "rewind"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """benchmark_inference: which network of each fraction, and how it is timed."""
+
+    method: str = "rewind"
+    seed: int = 0
+    threads: tuple[int, ...] = (1,)
+    repeats: int = 31
+    batch: int = 1024
+
+
+@dataclass(frozen=True)
 class ReportSettings:
     """aggregate: how the summary decides what holds."""
 

@@ -32,6 +32,7 @@ from lthpipe.prune import (
 from lthpipe.saliency import at_init_mask
 from lthpipe.settings import (
     DenseSettings,
+    InferenceSettings,
     LevelSettings,
     PruneSettings,
     RetrainSettings,
@@ -347,3 +348,124 @@ def imp(data_path: Path, dense_path: Path, previous_path: Path, dataset: str, se
         "rewind": dense_record["rewind"], "compute": _compute(settings.run.device),
         "parents": [str(data_path), str(dense_path), str(previous_path)], "metrics": result.metrics,
     }, _describe(networks, net_masks))
+
+
+def decision_regions(
+    data_path: Path, dense_path: Path, masks_path: Path, retrain_path: Path, dataset: str, out: Path, grid: int = 200,
+) -> None:
+    """Decision regions of one seed's dense network, its magnitude-pruned version
+    without retraining and its rewound ticket, on a 2-D slice of the input space
+    (first split, first seed; the fraction is the prune stage's). With two
+    features the slice is the input plane itself; with three, the plane of the two
+    the dense network uses most, through the training mean (Swiss Roll: the roll's
+    cross-section); with more, the plane of the training inputs' two principal
+    components through their mean."""
+    from lthpipe import plots
+
+    data = load_dataset(data_path, dataset)
+    split = data.folds[0]
+    dense, _ = checkpoint.load_stack(dense_path, stage="dense", dataset=dataset)
+    found, pruned_record = checkpoint.load_stack(masks_path, stage="prune", dataset=dataset)
+    tickets, _ = checkpoint.load_stack(retrain_path, stage="retrain", dataset=dataset)
+    first = dense.networks[0]
+    trained = _sub(dense.sections["trained"], 0)
+    mask = _sub(found.sections["mask"], found.index(NetworkId("magnitude", first.seed, first.fold)))
+    ticket = _sub(tickets.sections["trained"], tickets.index(NetworkId("rewind", first.seed, first.fold)))
+    origin, axes, names = _slice_plane(split.x_train, trained["w0"], data.record["feature_names"])
+    coords = (split.x_test - origin) @ axes.T  # (n_test, 2): test points in the plane
+    low, high = coords.min(0).values, coords.max(0).values
+    margin = 0.05 * (high - low)
+    xs = torch.linspace(float(low[0] - margin[0]), float(high[0] + margin[0]), grid)
+    ys = torch.linspace(float(low[1] - margin[1]), float(high[1] + margin[1]), grid)
+    plane = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(-1, 2)  # (G*G, 2)
+    inputs = origin + plane @ axes  # (G*G, n_features)
+    fraction = pruned_record["fraction"]
+    networks = [("dense, trained", trained),
+                (f"pruned to {fraction:g}, no retraining", {k: v * mask[k] if k in mask else v for k, v in trained.items()}),
+                (f"pruned to {fraction:g}, rewound, retrained", ticket)]
+    panels = [(title, _predict(params, inputs).reshape(grid, grid).numpy()) for title, params in networks]
+    plots.decision_regions_plot(
+        panels, (float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1])), names, coords.numpy(),
+        split.y_test.numpy(), data.record["n_classes"], f"{dataset}: decision regions (seed {first.seed})", out,
+    )
+
+
+def _predict(params: Params, x: torch.Tensor) -> torch.Tensor:
+    from lthpipe.model import forward
+
+    return forward({k: v.unsqueeze(0) for k, v in params.items()}, x)[0].argmax(-1)
+
+
+def _slice_plane(x_train: torch.Tensor, w0: torch.Tensor, feature_names: list[str]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """The origin (n_features,), two orthonormal axes (2, n_features) and their names."""
+    n_features = x_train.shape[1]
+    origin = x_train.mean(0)
+    if n_features == 1:
+        return origin, torch.tensor([[1.0], [0.0]]), [f"{feature_names[0]} (standardized)", "(no second feature)"]
+    if n_features <= 3:
+        # The features whose first-layer weights are largest; the rest held at their mean.
+        used = sorted(torch.argsort(w0.norm(dim=0), descending=True)[:2].tolist())
+        axes = torch.eye(n_features)[used]
+        names = [f"{feature_names[i]} (standardized)" for i in used]
+        return origin, axes, names
+    _, _, v = torch.linalg.svd(x_train - origin, full_matrices=False)
+    return origin, v[:2], ["principal component 1", "principal component 2"]
+
+
+def retrained_network(path: Path, dataset: str, method: str, seed: int) -> tuple[Params, Mask, dict]:
+    """One network of a retrain stack (first data split): its trained weights, mask and record."""
+    tickets, record = checkpoint.load_stack(path, stage="retrain", dataset=dataset)
+    try:
+        i = tickets.index(NetworkId(method, seed, 0))
+    except ValueError:
+        have = ", ".join(sorted({f"{n.method}/seed {n.seed}" for n in tickets.networks if n.fold == 0}))
+        raise ValueError(f"{path} holds no {method} network of seed {seed} (it holds {have})") from None
+    mask = {k: m[i] for k, m in tickets.sections["mask"].items()}
+    return _sub(tickets.sections["trained"], i), mask, record
+
+
+def export_network(data_path: Path, retrain_path: Path, dataset: str, method: str, seed: int, out: Path) -> None:
+    """Export one retrained network in every form (lthpipe.export) into the folder
+    `out`, each checked on the whole test set to predict what the masked network predicts."""
+    from lthpipe import export
+
+    split = load_dataset(data_path, dataset).folds[0]
+    params, mask, record = retrained_network(retrain_path, dataset, method, seed)
+    provenance = {"dataset": dataset, "fraction": record["fraction"], "method": method, "seed": seed, "fold": 0,
+                  "source": str(retrain_path)}
+    paths = export.export(params, mask, Path(out), split.x_test, provenance)
+    log.info("exported %s", {form: str(path) for form, path in paths.items()})
+
+
+def benchmark_inference(
+    data_path: Path, dense_path: Path, retrain_paths: list[Path], dataset: str, settings: InferenceSettings,
+    out_json: Path, out_png: Path,
+) -> None:
+    """Size, multiply-adds, latency and throughput of one network per fraction in every
+    form, at each pinned thread count (lthpipe.inference); a table and a figure."""
+    import math
+    import tempfile
+
+    from lthpipe import inference, plots
+
+    split = load_dataset(data_path, dataset).folds[0]
+    # Throughput needs `batch` rows: small test sets are repeated (predictions are checked on them too).
+    x = split.x_test.repeat(math.ceil(settings.batch / split.x_test.shape[0]), 1)
+    dense, _ = checkpoint.load_stack(dense_path, stage="dense", dataset=dataset)
+    unpruned = _sub(dense.sections["trained"], dense.index(NetworkId("dense", settings.seed, 0)))
+    rows = []
+    for path in retrain_paths:
+        params, mask, record = retrained_network(path, dataset, settings.method, settings.seed)
+        for threads in settings.threads:
+            timing = inference.BenchmarkSettings(threads=threads, batch=settings.batch, repeats=settings.repeats)
+            with tempfile.TemporaryDirectory(dir=Path(out_json).parent) as folder:
+                provenance = {"dataset": dataset, "fraction": record["fraction"], "method": settings.method,
+                              "seed": settings.seed}
+                widths = compact.effective_widths(mask)
+                for row in inference.benchmark(unpruned, params, mask, x, Path(folder), timing, provenance):
+                    rows.append({"fraction": record["fraction"], "effective_hidden": widths, **row})
+            log.info("fraction %s, %d thread(s): %s", record["fraction"], threads,
+                     {r["form"]: round(r["latency_us"], 1) for r in rows[-len(inference.FORMS):]})
+    write_json(out_json, {"stage": "inference", "dataset": dataset, "settings": to_params(settings),
+                          "compute": _compute("cpu"), "rows": rows})
+    plots.inference_plot(rows, out_png)

@@ -6,21 +6,32 @@ localrules:
     summarize,
 
 
+def _figure(name, subcategory, figure):
+    """A per-dataset figure of the HTML report, with its caption (report/<name>.rst)."""
+    return report(
+        f"artifacts/{{dataset}}/{name}.png",
+        caption=f"../report/{name}.rst",
+        category="{dataset}",
+        subcategory=subcategory,
+        labels={"dataset": "{dataset}", "figure": figure},
+    )
+
+
 rule aggregate:
     input:
         unpack(aggregate_inputs),
     output:
         csv="artifacts/{dataset}/curve.csv",
-        plot=report(
-            "artifacts/{dataset}/curve.png",
-            caption="../report/curve.rst",
-            category="{dataset}",
-            subcategory="2. accuracy against fraction retained",
-            labels={"dataset": "{dataset}", "figure": "accuracy curves"},
-        ),
         summary="artifacts/{dataset}/summary.json",
+        curve=_figure("curve", "2. accuracy against fraction retained", "accuracy curves"),
+        early_stop=_figure("early_stop", "2. accuracy against fraction retained", "early-stopping iteration"),
+        training=_figure("training", "3. how tickets train", "training curves"),
+        removed=_figure("removed", "4. what pruning removed", "inputs"),
+        units=_figure("units", "4. what pruning removed", "hidden units"),
+        stability=_figure("stability", "4. what pruning removed", "stability across seeds"),
     params:
         settings=report_settings,
+        about=study_about,
         code=REPORT_CODE,
     log:
         "artifacts/{dataset}/logs/aggregate.log",
@@ -32,13 +43,20 @@ rule aggregate:
 rule summarize:
     input:
         summaries=dataset_summaries,
+        inference=[f"artifacts/{name}/inference.json" for name in INFERENCE_DATASETS],
     output:
         markdown="artifacts/summary.md",
+        html=report(
+            "artifacts/summary.html",
+            caption="../report/summary_table.rst",
+            category="0. summary",
+            labels={"figure": "summary table"},
+        ),
         plot=report(
             "artifacts/summary.png",
             caption="../report/summary.rst",
-            category="Summary",
-            labels={"figure": "all datasets"},
+            category="0. summary",
+            labels={"figure": "accuracy curves, all datasets"},
         ),
     params:
         code=REPORT_CODE,

@@ -1,8 +1,18 @@
 # Configuration, wildcard constraints and the named functions the rules use.
 import math
+from pathlib import Path
 
 from lthpipe.artifacts import read_json
-from lthpipe.config import ConfigError, code_version, fraction_tag, level_tag, resolve
+from lthpipe.config import (
+    ConfigError,
+    code_version,
+    export_targets,
+    fraction_tag,
+    inference_settings,
+    level_tag,
+    resolve,
+)
+from lthpipe.lottery import METHODS
 from lthpipe.datasets import estimated_mb, source_files
 from lthpipe.settings import to_params
 
@@ -14,9 +24,12 @@ except ConfigError as err:
 # Library code each kind of stage runs: editing it reruns that kind of stage.
 # artifacts.py and jobs.py (how files are written and logged) are left out.
 TRAINING_CODE = code_version(
-    ["checkpoint", "compact", "datasets", "lottery", "model", "prune", "saliency", "settings", "stability", "stages",
-     "train"]
+    ["checkpoint", "compact", "datasets", "export", "inference", "lottery", "model", "prune", "saliency", "settings",
+     "stability", "stages", "train"]
 )
+EXPORTS = export_targets(config)
+INFERENCE = inference_settings(config)
+INFERENCE_DATASETS = config.get("inference", {}).get("datasets", [])
 REPORT_CODE = code_version(["lottery", "plots", "results", "settings", "stats"])
 
 
@@ -28,6 +41,8 @@ wildcard_constraints:
     fraction=r"1\.000|0\.(?!000)[0-9]{3}",
     # Exactly the tags level_tag gives levels 1 to 99.
     level=r"(?!00)[0-9]{2}",
+    method="|".join(METHODS),
+    seed=r"[0-9]+",
 
 
 def study(wildcards):
@@ -64,6 +79,20 @@ def report_settings(wildcards):
     return to_params(study(wildcards).report_settings())
 
 
+def study_about(wildcards):
+    """What the report's captions say about a dataset's study."""
+    s = study(wildcards).settings
+    split = study(wildcards).data.split
+    budget = f"{s.train.iterations} iterations" if s.train.iterations else f"{s.train.epochs} epochs"
+    return {
+        "seeds": len(s.seeds), "splits": split.resplits, "fractions": ", ".join(f"{f:g}" for f in s.fractions),
+        "methods": ", ".join(s.methods), "pruning": s.pruning, "imp_levels": s.imp.levels,
+        "train": f"{budget}, {s.train.optimizer} lr {s.train.lr:g}, batch {s.train.batch_size}, "
+        f"early stopping on {s.train.early_stopping.replace('_', ' ')}",
+        "tolerance": s.summary_tolerance,
+    }
+
+
 def training_threads(wildcards):
     return study(wildcards).settings.threads
 
@@ -74,10 +103,16 @@ def source_inputs(wildcards):
     return source_files(study(wildcards).data.source)
 
 
-# Resources follow the data: the data job's from the source's expected size, the
-# others' from the size of the data file they read, unless the dataset sets its own.
-# A job holds python and torch (about 0.7-0.9 GB) and a few copies of the data; its
-# wall time grows with the data and the training budget (README, "Resources").
+# Resources follow the data: every job of a dataset asks for memory and wall time
+# from the size of its data in memory (the source's estimate, times the number of
+# splits), unless the dataset sets its own. A job holds python and torch (about
+# 0.7-0.9 GB) and a few copies of the data; its wall time grows with the data and
+# the training budget (README, "Resources").
+def data_mb(wildcards):
+    data = study(wildcards).data
+    return data.source.loaded_mb() * data.split.resplits
+
+
 def data_mem_mb(wildcards):
     data = study(wildcards).data
     return study(wildcards).resources.mem_mb or estimated_mb(data.source, data.split.resplits)
@@ -87,21 +122,20 @@ def data_runtime(wildcards):
     return study(wildcards).resources.runtime or 15
 
 
-def mem_mb(wildcards, input):
-    own = study(wildcards).resources.mem_mb
-    return own or 1000 + 3 * math.ceil(input.size_mb)
+def mem_mb(wildcards):
+    return study(wildcards).resources.mem_mb or 1000 + 3 * math.ceil(data_mb(wildcards))
 
 
-def runtime(wildcards, input):
-    own = study(wildcards).resources.runtime
+def runtime(wildcards):
     train = study(wildcards).settings.train
     # A training budget in passes over the data; iterations count in thousands.
     passes = train.epochs if train.iterations is None else train.iterations / 1000
-    return own or 15 + math.ceil(input.size_mb * passes / 20)
+    return study(wildcards).resources.runtime or 15 + math.ceil(data_mb(wildcards) * passes / 20)
 
 
-def data_file(wildcards):
-    return f"artifacts/{wildcards.dataset}/data/data.pt"
+def figure_fraction(wildcards):
+    """The fraction the decision-region figure shows: the configured one nearest 0.2."""
+    return fraction_tag(min(study(wildcards).settings.fractions, key=lambda f: (abs(f - 0.2), -f)))
 
 
 def width_results(wildcards):
@@ -150,6 +184,14 @@ def retrain_records(wildcards):
     return fraction_files(wildcards, "retrain", "model.json")
 
 
+def retrain_models(wildcards):
+    return fraction_files(wildcards, "retrain", "model.pt")
+
+
+def inference_params(wildcards):
+    return to_params(INFERENCE)
+
+
 def previous_level(wildcards):
     """Level 1 prunes the dense network; level k the ticket of level k-1."""
     level = int(wildcards.level)
@@ -186,4 +228,23 @@ def final_outputs():
         outputs += [f"artifacts/{name}/{f}" for f in ("curve.png", "curve.csv", "summary.json")]
         if s.searches_width:
             outputs.append(f"artifacts/{name}/width.png")
+        if s.settings.fractions:
+            outputs.append(f"artifacts/{name}/decision_regions.png")
+    outputs += [f"artifacts/{name}/{f}" for name in INFERENCE_DATASETS for f in ("inference.json", "inference.png")]
+    outputs += [
+        f"artifacts/{t.dataset}/export/f{fraction_tag(t.fraction)}/{t.method}/seed{t.seed}/compact.onnx" for t in EXPORTS
+    ]
     return outputs
+
+
+def results_message():
+    """Where a finished run's results are, for the end of Snakemake's output."""
+    lines = ["", "lthpipe: results"]
+    for path in ("artifacts/summary.md", "artifacts/summary.png"):
+        if Path(path).exists():
+            lines.append(f"  {path}")
+    for name in STUDIES:
+        if Path(f"artifacts/{name}/curve.png").exists():
+            lines.append(f"  artifacts/{name}/curve.png (and the other figures in artifacts/{name}/)")
+    lines.append("  the whole study on one page: snakemake --report report.html")
+    return "\n".join(lines)

@@ -8,5 +8,6 @@ with job(sm, uses_torch=False):
         dataset=sm.wildcards.dataset, data_path=sm.input.data, selection_path=sm.input.get("selection"),
         dense_path=sm.input.dense, prune_paths=sm.input.pruned, retrain_paths=sm.input.retrained,
         level_paths=sm.input.levels, settings=from_params(ReportSettings, sm.params.settings),
-        out_csv=sm.output.csv, out_png=sm.output.plot, out_json=sm.output.summary,
+        out_csv=sm.output.csv, out_json=sm.output.summary,
+        figures={name: sm.output[name] for name in ("curve", "early_stop", "training", "removed", "units", "stability")},
     )

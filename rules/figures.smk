@@ -1,0 +1,31 @@
+# A figure that needs the trained networks themselves, not only their records.
+rule decision_regions:
+    input:
+        unpack(
+            after_width_search(
+                data="artifacts/{dataset}/data/data.pt",
+                dense="artifacts/{dataset}/dense/model.pt",
+            )
+        ),
+        masks=lambda wildcards: f"artifacts/{wildcards.dataset}/prune/f{figure_fraction(wildcards)}/masks.pt",
+        retrained=lambda wildcards: f"artifacts/{wildcards.dataset}/retrain/f{figure_fraction(wildcards)}/model.pt",
+    output:
+        plot=report(
+            "artifacts/{dataset}/decision_regions.png",
+            caption="../report/decision_regions.rst",
+            category="{dataset}",
+            subcategory="5. how the networks decide",
+            labels={"dataset": "{dataset}", "figure": "decision regions"},
+        ),
+    params:
+        code=REPORT_CODE + TRAINING_CODE,
+    log:
+        "artifacts/{dataset}/logs/decision_regions.log",
+    benchmark:
+        "artifacts/{dataset}/benchmarks/decision_regions.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb,
+        runtime=15,
+    script:
+        "../scripts/decision_regions.py"
