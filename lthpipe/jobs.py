@@ -27,7 +27,11 @@ def remove_stale_temporaries(outputs: list[str]) -> list[Path]:
 @contextlib.contextmanager
 def job(snakemake: Any, uses_torch: bool = True) -> Iterator[None]:
     """Send logging and stderr to the rule's log, clear stale temporaries of the
-    outputs, and keep torch to the rule's threads."""
+    outputs, and keep torch to the rule's threads.
+
+    A torch job that succeeds ends its process here, skipping the interpreter's
+    teardown: unloading torch's modules costs about 0.4 s of CPU, a seventh of a
+    small job, and every output is already written, fsynced and renamed."""
     with open(snakemake.log[0], "w") as log_file, contextlib.redirect_stderr(log_file):
         logging.basicConfig(
             stream=log_file, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
@@ -50,3 +54,6 @@ def job(snakemake: Any, uses_torch: bool = True) -> Iterator[None]:
         finally:
             log_file.flush()
     sys.stderr.flush()
+    if uses_torch:
+        sys.stdout.flush()
+        os._exit(0)

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.special import gammaln
 
 from lthpipe.model import weight_names
 from lthpipe.prune import Mask
@@ -55,9 +54,14 @@ def jaccard(a: Mask, b: Mask) -> Overlap:
     return Overlap(layers, _ratio(sum(inter.values()), sum(union.values())))
 
 
+def _lgamma(x: np.ndarray | float) -> np.ndarray:
+    # torch's log-gamma, not scipy's: importing scipy.special costs every job a quarter second.
+    return torch.lgamma(torch.as_tensor(x, dtype=torch.float64)).numpy()
+
+
 def _log_comb(m: int, r: np.ndarray) -> np.ndarray:
     """log C(m, r), elementwise over r."""
-    return gammaln(m + 1) - gammaln(r + 1) - gammaln(m - r + 1)
+    return _lgamma(m + 1) - _lgamma(r + 1) - _lgamma(m - r + 1)
 
 
 def _intersection_law(n: int, k_a: int, k_b: int) -> tuple[int, np.ndarray]:

@@ -6,29 +6,18 @@ localrules:
     summarize,
 
 
-def _figure(name, subcategory, figure):
-    """A per-dataset figure of the HTML report, with its caption (report/<name>.rst)."""
-    return report(
-        f"artifacts/{{dataset}}/{name}.png",
-        caption=f"../report/{name}.rst",
-        category="{dataset}",
-        subcategory=subcategory,
-        labels={"dataset": "{dataset}", "figure": figure},
-    )
-
-
 rule aggregate:
     input:
         unpack(aggregate_inputs),
     output:
         csv="artifacts/{dataset}/curve.csv",
         summary="artifacts/{dataset}/summary.json",
-        curve=_figure("curve", "2. accuracy against fraction retained", "accuracy curves"),
-        early_stop=_figure("early_stop", "2. accuracy against fraction retained", "early-stopping iteration"),
-        training=_figure("training", "3. how tickets train", "training curves"),
-        removed=_figure("removed", "4. what pruning removed", "inputs"),
-        units=_figure("units", "4. what pruning removed", "hidden units"),
-        stability=_figure("stability", "4. what pruning removed", "stability across seeds"),
+        curve=report_figure("curve", "2. accuracy against fraction retained", "accuracy curves"),
+        early_stop=report_figure("early_stop", "2. accuracy against fraction retained", "early-stopping iteration"),
+        training=report_figure("training", "3. how tickets train", "training curves"),
+        removed=report_figure("removed", "4. what pruning removed", "inputs"),
+        units=report_figure("units", "4. what pruning removed", "hidden units"),
+        stability=report_figure("stability", "4. what pruning removed", "stability across seeds"),
     params:
         settings=report_settings,
         about=study_about,

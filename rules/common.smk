@@ -218,6 +218,17 @@ def aggregate_inputs(wildcards):
     return inputs
 
 
+def report_figure(name, subcategory, figure):
+    """A per-dataset figure of the HTML report, with its caption (report/<name>.rst)."""
+    return report(
+        f"artifacts/{{dataset}}/{name}.png",
+        caption=f"../report/{name}.rst",
+        category="{dataset}",
+        subcategory=subcategory,
+        labels={"dataset": "{dataset}", "figure": figure},
+    )
+
+
 def dataset_summaries(wildcards):
     return [f"artifacts/{name}/summary.json" for name in STUDIES]
 

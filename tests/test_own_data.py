@@ -54,7 +54,7 @@ def rules_of(jobs) -> Counter:
     return Counter(rule for rule, _ in jobs)
 
 
-BRANCH = {"make_data": 1, "train_dense": 1, "prune": 2, "retrain": 2, "imp": 2, "aggregate": 1}
+BRANCH = {"make_data": 1, "train_dense": 1, "prune": 2, "retrain": 2, "imp": 2, "aggregate": 1, "decision_regions": 1}
 
 
 def test_a_csv_entry_runs_the_whole_study_without_a_width_search(iris_study):
@@ -102,7 +102,9 @@ def test_adding_a_dataset_runs_its_branch_and_the_summary_and_editing_a_csv_reru
     write_config(iris_study, config("iris", "wine"))
     jobs = planned_jobs(iris_study)
     assert {w.get("dataset") for rule, w in jobs if rule != "summarize"} == {"wine"}
-    assert rules_of(jobs) == {"make_data": 1, "train_dense": 1, "prune": 2, "retrain": 2, "aggregate": 1, "summarize": 1}
+    assert rules_of(jobs) == {
+        "make_data": 1, "train_dense": 1, "prune": 2, "retrain": 2, "aggregate": 1, "decision_regions": 1, "summarize": 1,
+    }
     snakemake(iris_study, "--cores", "2")
     assert planned_jobs(iris_study) == []
 

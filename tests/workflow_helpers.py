@@ -115,10 +115,8 @@ def changed(before: dict[str, int], after: dict[str, int]) -> set[str]:
 
 
 def digests(workdir: Path) -> dict[str, str]:
-    """SHA-256 of every artifact but the inference benchmark's timings: two runs agree
-    bit for bit when these do."""
-    return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in artifact_files(workdir)
-            if not p.name.startswith("inference.")}
+    """SHA-256 of every artifact: two runs agree bit for bit when these do."""
+    return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in artifact_files(workdir)}
 
 
 def start_snakemake(workdir: Path, *args: str, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
