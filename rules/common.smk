@@ -24,13 +24,16 @@ except ConfigError as err:
 # Library code each kind of stage runs: editing it reruns that kind of stage.
 # artifacts.py and jobs.py (how files are written and logged) are left out.
 TRAINING_CODE = code_version(
-    ["checkpoint", "compact", "datasets", "export", "inference", "lottery", "model", "prune", "saliency", "settings",
-     "stability", "stages", "train"]
+    ["checkpoint", "compact", "datasets", "lottery", "model", "prune", "saliency", "settings", "stability", "stages",
+     "train"]
 )
+# Exports and the inference benchmark also run these; editing them reruns only those rules.
+EXPORT_CODE = code_version(["checkpoint", "compact", "datasets", "export", "inference", "model", "settings", "stages"])
 EXPORTS = export_targets(config)
 INFERENCE = inference_settings(config)
 INFERENCE_DATASETS = config.get("inference", {}).get("datasets", [])
 REPORT_CODE = code_version(["lottery", "plots", "results", "settings", "stats"])
+FIGURE_CODE = code_version(["checkpoint", "datasets", "lottery", "model", "plots", "settings", "stages"])
 
 
 wildcard_constraints:

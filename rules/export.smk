@@ -10,7 +10,7 @@ rule export_network:
         csr="artifacts/{dataset}/export/f{fraction}/{method}/seed{seed}/csr.pt",
         csr_description="artifacts/{dataset}/export/f{fraction}/{method}/seed{seed}/csr.json",
     params:
-        code=TRAINING_CODE,
+        code=EXPORT_CODE,
     log:
         "artifacts/{dataset}/logs/export/f{fraction}/{method}/seed{seed}.log",
     threads: 1
@@ -39,7 +39,7 @@ rule benchmark_inference:
         ),
     params:
         settings=inference_params,
-        code=TRAINING_CODE + REPORT_CODE,
+        code=EXPORT_CODE + REPORT_CODE,
     log:
         "artifacts/{dataset}/logs/benchmark_inference.log",
     threads: max(INFERENCE.threads)

@@ -18,7 +18,7 @@ rule decision_regions:
             labels={"dataset": "{dataset}", "figure": "decision regions"},
         ),
     params:
-        code=REPORT_CODE + TRAINING_CODE,
+        code=FIGURE_CODE,
     log:
         "artifacts/{dataset}/logs/decision_regions.log",
     benchmark:
