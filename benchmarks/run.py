@@ -1,6 +1,6 @@
 """lthpipe's speed figures, all measured in one run on this machine.
 
-    python benchmarks/run.py [--mnist-dir DIR] [--skip-pipeline]
+    python benchmarks/run.py [--mnist-dir DIR] [--skip-pipeline] [--numerics machine|cross_cpu]
 
 1. seconds per MNIST epoch of one 784-300-100-10 MLP (batch 128, Adam): a plain
    DataLoader loop with per-sample ToTensor/Normalize against lthpipe's trainer,
@@ -11,6 +11,11 @@
    no-op rerun and a dry run;
 4. peak memory (max RSS) of the largest MNIST job, from Snakemake's benchmark files.
 
+Training runs in the numerics mode pipeline jobs use (lthpipe.numerics; --numerics
+picks another); the matmul peak is measured in that mode and with MKL free. Each
+figure is printed next to the one of the previous run on this checkout
+(benchmarks/latest.json, rewritten at the end).
+
 The machine's speed drifts by up to 30% from minute to minute on a shared VM, so
 1 and 2 report the best of REPEATS runs (as timeit does): the fastest run is the
 one least disturbed by others.
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import platform
 import shutil
@@ -32,21 +38,39 @@ from pathlib import Path
 
 import torch
 
-import lthpipe.stages  # noqa: F401  first: sets MKL's reproducible mode as pipeline jobs run
-from lthpipe.data import Splits, make_splits
+from lthpipe import numerics
+from lthpipe.datasets import MnistSource, SplitSettings, Splits
 from lthpipe.model import Architecture, init_params, stack, training_flops_per_sample
 from lthpipe.settings import DataSettings, TrainSettings
 from lthpipe.train import train_stack
 
 REPO = Path(__file__).resolve().parents[1]
+LATEST = REPO / "benchmarks" / "latest.json"
 REPEATS = 3
 STEPS = 32  # minibatches per throughput measurement: enough that per-run setup is a small part
+
+
+class Figures:
+    """Figures of this run, each printed beside the previous run's value of the same name."""
+
+    def __init__(self) -> None:
+        self.previous = json.loads(LATEST.read_text()) if LATEST.is_file() else {}
+        self.now: dict[str, float] = {}
+
+    def __call__(self, name: str, value: float, fmt: str = ".1f") -> str:
+        self.now[name] = value
+        before = self.previous.get(name)
+        return f"{value:{fmt}}" + (f" [was {before:{fmt}}]" if before is not None else "")
+
+    def save(self) -> None:
+        LATEST.write_text(json.dumps({**self.previous, **self.now}, indent=1) + "\n")
 
 
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    avx512 = "with" if "avx512f" in numerics.cpu_flags() else "without"
+    return f"{cpu} ({avx512} AVX-512), {os.cpu_count()} cores, torch {torch.__version__}"
 
 
 PEAK_SCRIPT = """
@@ -65,10 +89,10 @@ print(2 * 2048**3 * 10 / best / 1e9)
 """
 
 
-def matmul_gflops(threads: int) -> float:
-    """Large float32 matmul throughput (best of REPEATS), in a fresh process with MKL free
-    to pick its fastest kernels."""
-    env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
+def matmul_gflops(threads: int, cbwr: str | None) -> float:
+    """Large float32 matmul throughput (best of REPEATS), in a fresh process with
+    MKL_CBWR=cbwr, or with MKL free to pick its kernels and order when None."""
+    env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"} | ({"MKL_CBWR": cbwr} if cbwr else {})
     command = [sys.executable, "-c", PEAK_SCRIPT, str(threads), str(REPEATS)]
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     return float(out.stdout)
@@ -127,16 +151,16 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
-def pipeline(mnist_dir: str | None, cores: int) -> None:
+def pipeline(mnist_dir: str | None, cores: int, figure: Figures) -> None:
     work = Path(tempfile.mkdtemp(prefix="lthpipe-bench-"))
     shutil.copy(REPO / "config.yaml", work / "config.yaml")
     base = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work), "--cores", str(cores)]
     if mnist_dir:
-        base += ["--config", f"datasets={{mnist: {{data: {{local_dir: {mnist_dir}}}}}}}"]
+        base += ["--config", f"datasets={{mnist: {{source: {{local_dir: {mnist_dir}}}}}}}"]
     print(f"\n3. default pipeline (config.yaml) in {work}, --cores {cores}")
-    print(f"   from nothing:      {timed(base, work):7.1f} s")
-    print(f"   no-op rerun:       {timed(base, work):7.1f} s   (target < 5 s)")
-    print(f"   dry run:           {timed(base + ['--dry-run'], work):7.1f} s   (target < 3 s)")
+    print(f"   from nothing:      {figure('pipeline_s', timed(base, work))} s")
+    print(f"   no-op rerun:       {figure('noop_s', timed(base, work))} s   (target < 5 s)")
+    print(f"   dry run:           {figure('dry_run_s', timed(base + ['--dry-run'], work))} s   (target < 3 s)")
     imports = timed([sys.executable, "-c", "import torch, lthpipe.stages"], work)
     one_job = timed(base + ["--forcerun", "artifacts/diabetes/prune/f0.500/masks.pt", "--", "artifacts/diabetes/prune/f0.500/masks.pt"], work)
     print(f"   job start: python + torch + lthpipe imports {imports:.2f} s; one forced cheap job (prune, diabetes) "
@@ -152,7 +176,7 @@ def pipeline(mnist_dir: str | None, cores: int) -> None:
     mnist = [r for r in rows if r[2].startswith("mnist/")]
     if mnist:
         print(f"   largest MNIST job: {max(mnist)[0]:.0f} MB (target < 1500 MB)")
-    print(f"   total job time {sum(r[1] for r in rows):.0f} s over {len(rows)} jobs")
+    print(f"   total job time {figure('job_s', sum(r[1] for r in rows), '.0f')} s over {len(rows)} jobs")
 
 
 def main() -> None:
@@ -162,36 +186,49 @@ def main() -> None:
                         help="folder with the MNIST IDX files (default: ../shared/data/mnist if present, else download)")
     parser.add_argument("--root", default=str(REPO / "artifacts" / "torchvision"), help="torchvision MNIST root")
     parser.add_argument("--cores", type=int, default=4, help="--cores for the pipeline run")
+    parser.add_argument("--numerics", choices=sorted(numerics.MODES), default="machine",
+                        help="the numerics mode training runs in (config key `numerics`)")
     parser.add_argument("--skip-pipeline", action="store_true")
     args = parser.parse_args()
+    numerics.use(args.numerics)  # before any arithmetic, as pipeline jobs do
+    figure = Figures()
 
-    print(f"machine: {machine()}; MKL_CBWR={os.environ.get('MKL_CBWR')} in training, as in pipeline jobs")
-    splits, _ = make_splits("mnist", DataSettings(seed=0, root=args.root, local_dir=args.mnist_dir, download=True, n_val=5000))
-    peaks = {threads: matmul_gflops(threads) for threads in sorted({1, os.cpu_count() or 1})}
-    print("large matmul (2048^2, float32): " + ", ".join(f"{p:.0f} GFLOP/s with {t} thread(s)" for t, p in peaks.items()))
+    print(f"machine: {machine()}; training numerics {numerics.describe()}")
+    source = MnistSource(root=args.root, local_dir=args.mnist_dir)
+    splits = source.load("mnist", SplitSettings(stratify=False)).folds[0]
+    cpus = sorted({1, os.cpu_count() or 1})
+    peaks = {}
+    for threads in cpus:
+        peaks[threads] = matmul_gflops(threads, os.environ.get("MKL_CBWR"))
+        free = matmul_gflops(threads, None)
+        print(f"large matmul (2048^2, float32), {threads} thread(s): "
+              f"{figure(f'peak_{args.numerics}_{threads}t', peaks[threads], '.0f')} GFLOP/s in the training mode, "
+              f"{figure(f'peak_free_{threads}t', free, '.0f')} with MKL free")
 
     print(f"\n1. one 784-300-100-10 MLP, MNIST, batch 128, Adam: seconds per epoch, best of {REPEATS}")
-    for threads in peaks:
+    for threads in cpus:
         torch.set_num_threads(threads)
         loader_s = best_of(lambda: dataloader_epoch(args.root))
         ours_s = best_of(lambda: lthpipe_epoch(splits))
-        print(f"   {threads} thread(s): DataLoader + ToTensor/Normalize {loader_s:5.2f} s (60000 images); "
-              f"lthpipe {ours_s:5.2f} s (55000 images + val/test evaluation): {loader_s / ours_s:.1f}x (target >= 8x)")
+        print(f"   {threads} thread(s): DataLoader + ToTensor/Normalize {figure(f'loader_epoch_{threads}t', loader_s, '.2f')} s "
+              f"(60000 images); lthpipe {figure(f'lenet_epoch_{threads}t', ours_s, '.2f')} s "
+              f"(55000 images + val/test evaluation): {loader_s / ours_s:.1f}x (target >= 8x)")
 
     for threads, peak in peaks.items():
         torch.set_num_threads(threads)
-        print(f"\n2. lthpipe training, GFLOP/s (% of the {peak:.0f} GFLOP/s matmul peak), {threads} thread(s); "
-              "one hidden layer, batch 128, Adam")
-        print("   networks " + "".join(f"{f'width {w}':>14}" for w in (32, 128, 512)))
+        print(f"\n2. lthpipe training, GFLOP/s (% of the {peak:.0f} GFLOP/s matmul peak in the training mode), "
+              f"{threads} thread(s); one hidden layer, batch 128, Adam")
+        print("   networks " + "".join(f"{f'width {w}':>24}" for w in (32, 128, 512)))
         for n_nets in (1, 4, 16, 64):
             cells = []
             for width in (32, 128, 512):
-                gflops = stacked_gflops(splits, n_nets, width)
-                cells.append(f"{gflops:5.0f} ({gflops / peak:4.0%})")
-            print(f"   {n_nets:>8} " + "".join(f"{c:>14}" for c in cells))
+                share = stacked_gflops(splits, n_nets, width) / peak
+                cells.append(figure(f"stack_{n_nets}x{width}_{threads}t", share, ".0%"))
+            print(f"   {n_nets:>8} " + "".join(f"{c:>24}" for c in cells))
 
     if not args.skip_pipeline:
-        pipeline(args.mnist_dir, args.cores)
+        pipeline(args.mnist_dir, args.cores, figure)
+    figure.save()
 
 
 if __name__ == "__main__":

@@ -187,6 +187,11 @@ def _check(study: Study) -> None:
         )
 
 
+def numerics_mode(config: dict) -> str:
+    """The MKL reproducibility mode every torch job runs in (lthpipe.numerics)."""
+    return config.get("numerics", load_schema()["properties"]["numerics"]["default"])
+
+
 def export_targets(config: dict) -> list[ExportTarget]:
     """The networks the workflow exports (config key `export`)."""
     defaults = _defaults(load_schema()["properties"]["export"]["items"], load_schema())

@@ -42,10 +42,13 @@ def job(snakemake: Any, uses_torch: bool = True) -> Iterator[None]:
         if uses_torch:
             import torch
 
+            from lthpipe import numerics
+
+            numerics.use(snakemake.params.numerics)  # before any arithmetic: MKL reads it once
             # Intra-op threads only: Snakemake's --cores budget counts this job as `threads`.
             torch.set_num_threads(snakemake.threads)
             torch.set_num_interop_threads(1)
-            log.info("MKL_CBWR=%s (see lthpipe.stages)", os.environ.get("MKL_CBWR"))
+            log.info("numerics %s", numerics.describe())
         try:
             yield
         except BaseException:

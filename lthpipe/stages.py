@@ -6,14 +6,13 @@ lives in datasets, model, train, prune, saliency and lottery."""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from lthpipe import checkpoint, compact, stability
+from lthpipe import checkpoint, compact, numerics, stability
 from lthpipe.artifacts import write_json
 from lthpipe.checkpoint import NetworkId, Stack
 from lthpipe.datasets import Dataset, DataSettings, load_dataset, make_dataset, save_dataset
@@ -44,19 +43,6 @@ from lthpipe.train import RewindPoint, TrainResult, accuracy, resolve_device, tr
 
 log = logging.getLogger(__name__)
 
-# MKL's conditional numerical reproducibility: one fixed code path (AVX2) instead of
-# one chosen per CPU, which oneMKL documents as the same bits on every CPU that has
-# AVX2 (checked here on one machine only), and fewer thread-count effects. It does
-# not make every product independent of the thread count: measured on this AMD EPYC,
-# some small products (e.g. of a 10-row last minibatch) still come out in other bits
-# with another number of threads, so a job's bits depend on its thread count, which
-# its record keeps (README, "Reproducibility"). MKL reads the variable at its first
-# call, which no import makes; an explicit MKL_CBWR in the environment wins. Set
-# here, in the hashed stage code, because it changes the bits of every result. Torch
-# builds without MKL (ARM, macOS) and CUDA ignore it.
-os.environ.setdefault("MKL_CBWR", "AVX2,STRICT")
-
-
 def make_data(dataset: str, settings: DataSettings, out: Path) -> None:
     """Load, check, split and standardize one dataset; refuses bad data before writing."""
     data = make_dataset(dataset, settings.source, settings.split)
@@ -73,7 +59,8 @@ def network_seed(seed: int, fold: int) -> int:
 
 def _compute(device: str) -> dict:
     """What a training job ran on; its bits depend on the device and the thread count."""
-    return {"device": str(resolve_device(device)), "threads": torch.get_num_threads(), "torch": torch.__version__}
+    return {"device": str(resolve_device(device)), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            **numerics.describe()}
 
 
 @dataclass

@@ -10,6 +10,7 @@ from lthpipe.config import (
     fraction_tag,
     inference_settings,
     level_tag,
+    numerics_mode,
     resolve,
 )
 from lthpipe.lottery import METHODS
@@ -24,16 +25,20 @@ except ConfigError as err:
 # Library code each kind of stage runs: editing it reruns that kind of stage.
 # artifacts.py and jobs.py (how files are written and logged) are left out.
 TRAINING_CODE = code_version(
-    ["checkpoint", "compact", "datasets", "lottery", "model", "prune", "saliency", "settings", "stability", "stages",
-     "train"]
+    ["checkpoint", "compact", "datasets", "lottery", "model", "numerics", "prune", "saliency", "settings", "stability",
+     "stages", "train"]
 )
 # Exports and the inference benchmark also run these; editing them reruns only those rules.
-EXPORT_CODE = code_version(["checkpoint", "compact", "datasets", "export", "inference", "model", "settings", "stages"])
+EXPORT_CODE = code_version(
+    ["checkpoint", "compact", "datasets", "export", "inference", "model", "numerics", "settings", "stages"]
+)
 EXPORTS = export_targets(config)
 INFERENCE = inference_settings(config)
 INFERENCE_DATASETS = config.get("inference", {}).get("datasets", [])
 REPORT_CODE = code_version(["lottery", "plots", "results", "settings", "stats"])
-FIGURE_CODE = code_version(["checkpoint", "datasets", "lottery", "model", "plots", "settings", "stages"])
+FIGURE_CODE = code_version(["checkpoint", "datasets", "lottery", "model", "numerics", "plots", "settings", "stages"])
+# Every torch rule passes it as a param: it sets the bits of every product (lthpipe.numerics).
+NUMERICS = numerics_mode(config)
 
 
 wildcard_constraints:

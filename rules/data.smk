@@ -6,6 +6,7 @@ rule make_data:
         data="artifacts/{dataset}/data/data.pt",
         record="artifacts/{dataset}/data/data.json",
     params:
+        numerics=NUMERICS,
         settings=data_settings,
         code=TRAINING_CODE,
     log:

@@ -5,6 +5,7 @@ rule train_dense:
         model="artifacts/{dataset}/dense/model.pt",
         record="artifacts/{dataset}/dense/model.json",
     params:
+        numerics=NUMERICS,
         settings=dense_settings,
         code=TRAINING_CODE,
     log:

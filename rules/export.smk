@@ -10,6 +10,7 @@ rule export_network:
         csr="artifacts/{dataset}/export/f{fraction}/{method}/seed{seed}/csr.pt",
         csr_description="artifacts/{dataset}/export/f{fraction}/{method}/seed{seed}/csr.json",
     params:
+        numerics=NUMERICS,
         code=EXPORT_CODE,
     log:
         "artifacts/{dataset}/logs/export/f{fraction}/{method}/seed{seed}.log",
@@ -38,6 +39,7 @@ rule benchmark_inference:
             labels={"dataset": "{dataset}", "figure": "inference: size and latency"},
         ),
     params:
+        numerics=NUMERICS,
         settings=inference_params,
         code=EXPORT_CODE + REPORT_CODE,
     log:

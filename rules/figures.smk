@@ -18,6 +18,7 @@ rule decision_regions:
             labels={"dataset": "{dataset}", "figure": "decision regions"},
         ),
     params:
+        numerics=NUMERICS,
         code=FIGURE_CODE,
     log:
         "artifacts/{dataset}/logs/decision_regions.log",

@@ -13,6 +13,7 @@ rule imp:
         model="artifacts/{dataset}/imp/level{level}/model.pt",
         record="artifacts/{dataset}/imp/level{level}/model.json",
     params:
+        numerics=NUMERICS,
         settings=level_settings,
         code=TRAINING_CODE,
     log:

@@ -12,6 +12,7 @@ rule prune:
         masks="artifacts/{dataset}/prune/f{fraction}/masks.pt",
         record="artifacts/{dataset}/prune/f{fraction}/masks.json",
     params:
+        numerics=NUMERICS,
         settings=prune_settings,
         code=TRAINING_CODE,
     log:

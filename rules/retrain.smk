@@ -13,6 +13,7 @@ rule retrain:
         model="artifacts/{dataset}/retrain/f{fraction}/model.pt",
         record="artifacts/{dataset}/retrain/f{fraction}/model.json",
     params:
+        numerics=NUMERICS,
         settings=retrain_settings,
         code=TRAINING_CODE,
     log:

@@ -5,6 +5,7 @@ rule train_width:
     output:
         result="artifacts/{dataset}/width/w{width}.json",
     params:
+        numerics=NUMERICS,
         settings=width_settings,
         code=TRAINING_CODE,
     log:

@@ -243,7 +243,7 @@ def test_one_core_and_four_cores_give_the_same_bits(one_core, studies):
 
 TRAIN_WITH_THREADS = """
 import hashlib, sys, torch
-import lthpipe.stages  # sets MKL's reproducible mode, as in pipeline jobs
+from lthpipe import numerics; numerics.use("machine")  # as pipeline jobs do
 from lthpipe.datasets import load_dataset
 from lthpipe.model import init_params, stack
 from lthpipe.settings import TrainSettings

@@ -138,6 +138,23 @@ def test_changing_one_datasets_epochs_reruns_that_dataset_only(scratch, mnist_di
     }
 
 
+def test_jobs_run_in_the_machine_numerics_mode_by_default(built):
+    compute = json.loads((built / "artifacts/diabetes/dense/model.json").read_text())["compute"]
+    assert compute["numerics"] == "machine" and compute["mkl_cbwr"] == "AUTO,STRICT"
+
+
+def test_the_opt_in_cross_cpu_mode_reruns_every_torch_job_and_is_what_they_use(scratch, mnist_dir):
+    config = tiny_config(mnist_dir)
+    config["numerics"] = "cross_cpu"
+    write_config(scratch, config)
+    torch_rules = {"make_data", "train_width", "train_dense", "prune", "retrain", "decision_regions",
+                   "export_network", "benchmark_inference"}
+    assert torch_rules <= {rule for rule, _ in planned_jobs(scratch)}
+    snakemake(scratch, "--cores", "2", "artifacts/diabetes/dense/model.json")
+    compute = json.loads((scratch / "artifacts/diabetes/dense/model.json").read_text())["compute"]
+    assert compute["numerics"] == "cross_cpu" and compute["mkl_cbwr"] == "AVX2,STRICT" and compute["mkl_isa"] == "AVX2"
+
+
 def test_adding_a_fraction_runs_only_that_fraction_and_the_aggregates(scratch, mnist_dir):
     config = tiny_config(mnist_dir)
     config["defaults"]["fractions"].append(0.5)
