@@ -39,10 +39,18 @@ def describe(tensors: dict[str, torch.Tensor]) -> dict[str, dict]:
 
 def save(path: Path, tensors: dict[str, torch.Tensor], record: dict[str, Any]) -> None:
     """Write path (tensors) and its sidecar; the record gains the tensor manifest and version."""
-    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    tensors = {k: _own_storage(v.detach().cpu().contiguous()) for k, v in tensors.items()}
     sidecar = {**record, "tensors": describe(tensors), "lthpipe_version": __version__}
     atomic_write(path, lambda f: torch.save(tensors, f))
     write_json(sidecar_path(path), sidecar)
+
+
+def _own_storage(tensor: torch.Tensor) -> torch.Tensor:
+    """torch.save writes a view's whole storage: one network sliced from a stack
+    would be saved with every other network of the stack."""
+    if tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size():
+        return tensor
+    return tensor.clone()
 
 
 def load(path: Path, stage: str | None = None, dataset: str | None = None) -> tuple[dict[str, torch.Tensor], dict]:

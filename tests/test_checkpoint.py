@@ -24,6 +24,14 @@ def test_round_trip_with_sidecar(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["model.json", "model.pt"]  # no temporary left
 
 
+def test_one_network_sliced_from_a_stack_is_saved_at_its_own_size(tmp_path):
+    stacked = torch.randn(64, 1000)  # 64 networks' weights, 256 KB
+    checkpoint.save(tmp_path / "one.pt", {"w0": stacked[0]}, {"stage": "export"})
+    checkpoint.save(tmp_path / "alone.pt", {"w0": stacked[0].clone()}, {"stage": "export"})
+    assert (tmp_path / "one.pt").stat().st_size == (tmp_path / "alone.pt").stat().st_size < 8000
+    assert torch.equal(checkpoint.load(tmp_path / "one.pt")[0]["w0"], stacked[0])
+
+
 class Exploit:
     def __reduce__(self):
         return (exec, ("import pathlib; pathlib.Path('PWNED').touch()",))
