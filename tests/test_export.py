@@ -186,3 +186,24 @@ def test_benchmark_settings_refuse_nonsense():
         BenchmarkSettings(threads=0)
     with pytest.raises(ValueError, match="warmup"):
         BenchmarkSettings(warmup=-1)
+
+
+def test_file_sizes_are_the_readmes_formulas(tmp_path):
+    """README: compact.pt stores 4 bytes per weight and bias and 8 per used input's
+    index; csr.pt 4 + 4 bytes per surviving weight (value, int32 column) and 4 per
+    row pointer, plus 4 per bias; each file adds torch's zip container: under 1 KB plus 0.5 KB
+    per tensor."""
+    arch = ARCHS[1]
+    params, mask = pruned(arch, 0.2)
+    save_compact(compact(params, mask), mask, tmp_path / "compact.pt", PROVENANCE)
+    save_csr(params, mask, tmp_path / "csr.pt", PROVENANCE)
+    small = compact(params, mask)
+    compact_payload = 4 * sum(t.numel() for t in small.params.values()) + 8 * len(small.input_index)
+    surviving = int(sum(m.sum() for m in mask.values()))
+    rows = sum(m.shape[0] + 1 for m in mask.values())
+    biases = sum(params[k].shape[-1] for k in params if k.startswith("b"))
+    csr_payload = 8 * surviving + 4 * rows + 4 * biases
+    for name, payload in (("compact.pt", compact_payload), ("csr.pt", csr_payload)):
+        tensors = torch.load(tmp_path / name, weights_only=True)
+        assert sum(t.numel() * t.element_size() for t in tensors.values()) == payload
+        assert payload < (tmp_path / name).stat().st_size < payload + 1024 + 512 * len(tensors)
