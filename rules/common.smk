@@ -37,7 +37,7 @@ INFERENCE = inference_settings(config)
 INFERENCE_DATASETS = config.get("inference", {}).get("datasets", [])
 REPORT_CODE = code_version(["lottery", "plots", "results", "settings", "stats"])
 FIGURE_CODE = code_version(["checkpoint", "datasets", "lottery", "model", "numerics", "plots", "settings", "stages"])
-# Every torch rule passes it as a param: it sets the bits of every product (lthpipe.numerics).
+# A param of every torch rule, since it sets the bits of every product (lthpipe.numerics).
 NUMERICS = numerics_mode(config)
 
 
