@@ -41,7 +41,7 @@ import torch
 from lthpipe import numerics
 from lthpipe.datasets import MnistSource, SplitSettings, Splits
 from lthpipe.model import Architecture, init_params, stack, training_flops_per_sample
-from lthpipe.settings import DataSettings, TrainSettings
+from lthpipe.settings import TrainSettings
 from lthpipe.train import train_stack
 
 REPO = Path(__file__).resolve().parents[1]
