@@ -31,13 +31,7 @@ rule benchmark_inference:
         retrained=retrain_models,
     output:
         table="artifacts/{dataset}/inference.json",
-        plot=report(
-            "artifacts/{dataset}/inference.png",
-            caption="../report/inference.rst",
-            category="{dataset}",
-            subcategory="6. cost of running the pruned networks",
-            labels={"dataset": "{dataset}", "figure": "inference: size and latency"},
-        ),
+        plot=report_figure("inference", "6. cost of running the pruned networks", "inference: size and latency"),
     params:
         numerics=NUMERICS,
         settings=inference_params,

@@ -10,13 +10,7 @@ rule decision_regions:
         masks=lambda wildcards: f"artifacts/{wildcards.dataset}/prune/f{figure_fraction(wildcards)}/masks.pt",
         retrained=lambda wildcards: f"artifacts/{wildcards.dataset}/retrain/f{figure_fraction(wildcards)}/model.pt",
     output:
-        plot=report(
-            "artifacts/{dataset}/decision_regions.png",
-            caption="../report/decision_regions.rst",
-            category="{dataset}",
-            subcategory="5. how the networks decide",
-            labels={"dataset": "{dataset}", "figure": "decision regions"},
-        ),
+        plot=report_figure("decision_regions", "5. how the networks decide", "decision regions"),
     params:
         numerics=NUMERICS,
         code=FIGURE_CODE,

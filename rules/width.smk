@@ -25,13 +25,7 @@ checkpoint select_width:
         results=width_results,
     output:
         selection="artifacts/{dataset}/width/selection.json",
-        plot=report(
-            "artifacts/{dataset}/width.png",
-            caption="../report/width.rst",
-            category="{dataset}",
-            subcategory="1. width search",
-            labels={"dataset": "{dataset}", "figure": "width search"},
-        ),
+        plot=report_figure("width", "1. width search", "width search"),
     params:
         tolerance=lambda wildcards: study(wildcards).settings.width_tolerance,
         code=REPORT_CODE,
