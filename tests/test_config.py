@@ -164,17 +164,19 @@ def test_code_version_changes_with_the_source(tmp_path, monkeypatch):
 
 def test_the_schema_lists_what_the_registries_hold():
     """The schema's enums are written out for users to read; the registries are the
-    facts. A kind, method, split scheme or numerics mode added to one only fails here."""
+    facts. A kind, bundled set, method, split scheme or numerics mode added to one only fails here."""
     from lthpipe import numerics
     from lthpipe.config import load_schema
     from lthpipe.datasets import KINDS
     from lthpipe.datasets.base import SCHEMES
+    from lthpipe.datasets.bundled import SHAPES
     from lthpipe.lottery import METHODS
 
     schema = load_schema()
     defs = schema["$defs"]
     assert defs["source"]["properties"]["kind"]["enum"] == list(KINDS)
     assert {f"source_{kind}" for kind in KINDS} <= set(defs)
+    assert defs["source_sklearn"]["properties"]["name"]["enum"] == list(SHAPES)
     assert set(defs["method"]["enum"]) == set(METHODS)
     assert defs["split"]["properties"]["scheme"]["enum"] == list(SCHEMES)
     assert schema["properties"]["numerics"]["enum"] == list(numerics.MODES)
