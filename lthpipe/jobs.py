@@ -1,21 +1,51 @@
-"""What every Snakemake script does around its one library call."""
+"""What every Snakemake script does around its one library call.
+
+A rule's script is one call: ``run_stage(snakemake, **arguments)`` runs
+``lthpipe.stages.<rule>`` (the torch stages), ``run_report`` runs
+``lthpipe.results.<rule>`` (reporting, no torch), so rule name = library function
+by construction. Around the call, ``job`` sends logging to the rule's log, clears
+what a killed earlier attempt left, and sets the numerics and thread count."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import resource
 import sys
+import time
+import traceback
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from lthpipe import worker
 from lthpipe.artifacts import stale_temporaries
 
 log = logging.getLogger("lthpipe")
 
 
-def remove_stale_temporaries(outputs: list[str]) -> list[Path]:
+@dataclass(frozen=True)
+class JobSpec:
+    """The part of Snakemake's job object a stage's process needs."""
+
+    rule: str
+    wildcards: dict[str, str]
+    threads: int
+    log: str
+    outputs: tuple[str, ...]
+    numerics: str | None  # torch jobs only: lthpipe.numerics mode
+
+    @classmethod
+    def of(cls, snakemake: Any, uses_torch: bool) -> JobSpec:
+        return cls(
+            snakemake.rule, dict(snakemake.wildcards), snakemake.threads, snakemake.log[0], tuple(snakemake.output),
+            snakemake.params.numerics if uses_torch else None,
+        )
+
+
+def remove_stale_temporaries(outputs: list[str] | tuple[str, ...]) -> list[Path]:
     """Delete what an earlier, killed attempt of this job left beside its outputs.
     Snakemake runs one job per output at a time, so no live writer owns them."""
     stale = [tmp for output in outputs for tmp in stale_temporaries(Path(output))]
@@ -25,28 +55,26 @@ def remove_stale_temporaries(outputs: list[str]) -> list[Path]:
 
 
 @contextlib.contextmanager
-def job(snakemake: Any, uses_torch: bool = True) -> Iterator[None]:
+def job(spec: JobSpec) -> Iterator[None]:
     """Send logging and stderr to the rule's log, clear stale temporaries of the
-    outputs, and keep torch to the rule's threads.
-
-    A torch job that succeeds ends its process here, skipping the interpreter's
-    teardown: unloading torch's modules costs about 0.4 s of CPU, a seventh of a
-    small job, and every output is already written, fsynced and renamed."""
-    with open(snakemake.log[0], "w") as log_file, contextlib.redirect_stderr(log_file):
+    outputs, keep torch to the rule's threads, and end the log with the job's time
+    and memory."""
+    started = time.monotonic()
+    with open(spec.log, "w") as log_file, contextlib.redirect_stderr(log_file):
         logging.basicConfig(
             stream=log_file, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
         )
-        log.info("rule %s, wildcards %s, threads %d", snakemake.rule, dict(snakemake.wildcards), snakemake.threads)
-        for tmp in remove_stale_temporaries(list(snakemake.output)):
+        log.info("rule %s, wildcards %s, threads %d, pid %d", spec.rule, spec.wildcards, spec.threads, os.getpid())
+        for tmp in remove_stale_temporaries(spec.outputs):
             log.warning("removed %s, left by an earlier attempt killed while writing", tmp)
-        if uses_torch:
+        if spec.numerics is not None:
             import torch
 
             from lthpipe import numerics
 
-            numerics.use(snakemake.params.numerics)  # before any arithmetic: MKL reads it once
+            numerics.use(spec.numerics)  # before any arithmetic: MKL reads it once
             # Intra-op threads only: Snakemake's --cores budget counts this job as `threads`.
-            torch.set_num_threads(snakemake.threads)
+            torch.set_num_threads(spec.threads)
             torch.set_num_interop_threads(1)
             log.info("numerics %s", numerics.describe())
         try:
@@ -55,8 +83,48 @@ def job(snakemake: Any, uses_torch: bool = True) -> Iterator[None]:
             log.exception("failed")
             raise
         finally:
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            # In a worker's child, the CPU time is the job's own and the peak memory
+            # includes the pages it shares with the worker, as a fresh process's would.
+            log.info("%.1f s, CPU %.1f s, peak memory %d MB", time.monotonic() - started,
+                     usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024)
             log_file.flush()
+
+
+def execute(spec: JobSpec, arguments: dict[str, Any], in_worker: bool) -> int:
+    """Run ``lthpipe.stages.<rule>(**arguments)`` as the job ``spec``; the exit status.
+    The same in a worker's child and in the job's own process."""
+    try:
+        with job(spec):
+            log.info("running in %s", "a child of the warm worker" if in_worker else "the job's own process")
+            from lthpipe import stages
+
+            getattr(stages, spec.rule)(**arguments)
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def run_stage(snakemake: Any, **arguments: Any) -> NoReturn:
+    """The whole script of a torch rule: run its stage in a child of the warm worker
+    (lthpipe.worker) when one takes it, else in this process.
+
+    The process ends here without the interpreter's teardown (unloading torch's
+    modules costs about 0.4 s of CPU): every output is already written, fsynced and
+    renamed, and the exit status is the stage's."""
+    spec = JobSpec.of(snakemake, uses_torch=True)
+    status = worker.submit("lthpipe.jobs:execute", spec, arguments, True) if worker.enabled() else None
+    if status is None:
+        status = execute(spec, arguments, False)
+    sys.stdout.flush()
     sys.stderr.flush()
-    if uses_torch:
-        sys.stdout.flush()
-        os._exit(0)
+    os._exit(status)
+
+
+def run_report(snakemake: Any, **arguments: Any) -> None:
+    """The whole script of a reporting rule: ``lthpipe.results.<rule>(**arguments)``."""
+    with job(JobSpec.of(snakemake, uses_torch=False)):
+        from lthpipe import results
+
+        getattr(results, snakemake.rule)(**arguments)

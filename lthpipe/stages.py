@@ -1,7 +1,9 @@
 """The training stages, one function per Snakemake rule with explicit paths:
-rule `x` runs `scripts/x.py`, which calls `stages.x` with its settings object
-(the reporting rules call `results.x`). These functions do the I/O; the science
-lives in datasets, model, train, prune, saliency and lottery."""
+rule `x` runs `scripts/x.py`, which passes its inputs and settings object to
+`jobs.run_stage`, which runs `stages.x` (in the warm worker when there is one;
+the reporting rules run `results.x` through `jobs.run_report`). These functions
+do the I/O; the science lives in datasets, model, train, prune, saliency and
+lottery."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 from lthpipe.datasets import DataSettings
-from lthpipe.jobs import job
-from lthpipe.stages import make_data
+from lthpipe.jobs import run_stage
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-with job(sm):
-    make_data(dataset=sm.wildcards.dataset, settings=DataSettings.from_params(sm.params.settings), out=sm.output.data)
+run_stage(
+    sm,
+    dataset=sm.wildcards.dataset, settings=DataSettings.from_params(sm.params.settings), out=sm.output.data,
+)

@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import types
 from collections import Counter
 from pathlib import Path
 
@@ -22,45 +21,45 @@ import yaml
 
 from lthpipe.artifacts import read_json, stale_temporaries, write_json
 from lthpipe.config import ConfigError, resolve
-from lthpipe.jobs import job
+from lthpipe.jobs import JobSpec, job
 from test_config import GOOD, with_change
 from test_workflow import AGGREGATE
 from workflow_helpers import (
-    announced_jobs, changed, clone, digests, fault_env, finished_jobids, most_jobs_at_once, planned_jobs, run_all,
-    snakemake, snakemake_command, snapshot, start_snakemake, tiny_config, wait_for, write_config,
+    announced_jobs, changed, clone, digests, fault_env, finished_jobids, most_jobs_at_once, planned_jobs, process_alive,
+    run_all, snakemake, snakemake_command, snapshot, start_snakemake, tiny_config, wait_for, write_config,
 )
 
 pytestmark = pytest.mark.workflow
 
 # A job that dies mid-training: it stops itself as it logs its second epoch (of
 # three), leaving its pid in a marker file, so the test kills it at a known point.
+# The hooks pick their job by sys.argv when they act, not when they load: the warm
+# worker (lthpipe.worker) loads them once, and its child takes each job's argv.
 PAUSE_IN_TRAINING = """
 import logging, os, signal, sys
 from pathlib import Path
 
 class PauseInTraining(logging.Handler):
     def emit(self, record):
-        if record.getMessage().startswith("epoch 2:"):
+        if sys.argv[0].endswith(".retrain.py") and record.getMessage().startswith("epoch 2:"):
             Path({marker!r}).write_text(str(os.getpid()))
             os.kill(os.getpid(), signal.SIGSTOP)
 
-if sys.argv[0].endswith(".retrain.py"):
-    logging.getLogger("lthpipe.train").addHandler(PauseInTraining())
+logging.getLogger("lthpipe.train").addHandler(PauseInTraining())
 """
 
 # A job that dies between writing a checkpoint's temporary and renaming it.
 KILL_BEFORE_RENAME = """
 import os, signal, sys
 
-if sys.argv[0].endswith(".retrain.py"):
-    rename = os.replace
+rename = os.replace
 
-    def replace(src, dst, *args, **kwargs):
-        if str(dst).endswith("model.pt"):
-            os.kill(os.getpid(), signal.SIGKILL)
-        return rename(src, dst, *args, **kwargs)
+def replace(src, dst, *args, **kwargs):
+    if sys.argv[0].endswith(".retrain.py") and str(dst).endswith("model.pt"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return rename(src, dst, *args, **kwargs)
 
-    os.replace = replace
+os.replace = replace
 """
 
 
@@ -164,12 +163,10 @@ def test_death_before_rename_keeps_the_old_file_and_the_next_job_clears_the_temp
     bystanders = [tmp_path / ".other.json.abc.tmp", tmp_path / "record.json.tmp"]
     for path in bystanders:
         path.write_text("not ours")
-    snakemake_object = types.SimpleNamespace(
-        log=[str(tmp_path / "job.log")], output=[str(target)], rule="r", wildcards={}, threads=1
-    )
+    spec = JobSpec(rule="r", wildcards={}, threads=1, log=str(tmp_path / "job.log"), outputs=(str(target),), numerics=None)
     root, saved = logging.getLogger(), logging.getLogger().handlers[:]
     try:
-        with job(snakemake_object, uses_torch=False):
+        with job(spec):
             pass
     finally:
         root.handlers[:] = saved  # job() points the root logger at its log, now closed
@@ -191,11 +188,10 @@ def test_an_interrupted_run_resumes_to_the_same_bits_without_redoing_finished_jo
     out_path = tmp_path / "interrupted.out"
     run = start_snakemake(workdir, "--cores", "4", log=out_path, env=env)
     wait_for(marker.exists, "a retrain job in mid-training", process=run)
-    os.killpg(run.pid, signal.SIGINT)  # Ctrl-C: Snakemake waits for its jobs, and the stopped one never ends...
-    with pytest.raises(subprocess.TimeoutExpired):
-        run.wait(timeout=1)
-    os.killpg(run.pid, signal.SIGKILL)  # ...so kill -9, Snakemake and its jobs
+    os.killpg(run.pid, signal.SIGKILL)  # kill -9 of Snakemake and its jobs, as when a session dies
     run.wait()
+    paused = int(marker.read_text())  # the stopped job's process, a child of the warm worker
+    wait_for(lambda: not process_alive(paused), "the stopped job to end with Snakemake")
     out = out_path.read_text()
     jobs = {job["jobid"]: job for job in announced_jobs(out)}
     finished = {path for jobid in finished_jobids(out) for path in jobs[jobid]["output"]}
@@ -239,6 +235,21 @@ def test_one_core_and_four_cores_give_the_same_bits(one_core, studies):
     output = studies["four_cores_output"].read_text()
     assert most_jobs_at_once(output) > 1
     assert digests(workdir) == digests(one_core)
+
+
+def test_a_job_in_its_own_process_writes_the_bits_of_one_in_the_warm_worker(one_core, tmp_path):
+    """LTHPIPE_WORKER=0 (as inside a SLURM job): every torch stage imports torch
+    itself, and writes what the worker's children wrote."""
+    workdir = clone(one_core, tmp_path)
+    rebuilt = ["artifacts/mnist/retrain/f0.200", "artifacts/swiss_roll/width", "artifacts/diabetes/prune/f0.050"]
+    remove(workdir, *rebuilt)
+    targets = ["artifacts/mnist/retrain/f0.200/model.json", "artifacts/swiss_roll/width/selection.json",
+               "artifacts/diabetes/prune/f0.050/masks.json"]
+    snakemake(workdir, "--cores", "2", *targets, env={**os.environ, "LTHPIPE_WORKER": "0"})
+    assert digests(workdir) == digests(one_core)
+    own = (workdir / "artifacts/mnist/logs/retrain/f0.200.log").read_text()
+    warm = (one_core / "artifacts/mnist/logs/retrain/f0.200.log").read_text()
+    assert "running in the job's own process" in own and "running in a child of the warm worker" in warm
 
 
 TRAIN_WITH_THREADS = """

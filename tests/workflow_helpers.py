@@ -138,6 +138,15 @@ def wait_for(condition, what: str, timeout: float = 300, process: subprocess.Pop
         time.sleep(0.05)
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process exists and has not ended (a zombie has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
 def fault_env(folder: Path, hook: str) -> dict[str, str]:
     """An environment whose Python processes (Snakemake's jobs among them) first
     run `hook`, as a sitecustomize module; the hook picks its process by sys.argv."""

@@ -1,0 +1,303 @@
+"""A warm process that imports torch once and forks one child per torch job.
+
+Each job of a run is a new Python process, and importing torch costs 3-4 s of CPU:
+most of what a small dataset's job does, and a third of the default run's CPU time.
+The first torch job of a run starts this worker; it binds a Unix socket, imports
+torch and the stages, and waits. A job connects, passes its standard streams and
+its request (function, arguments, directory, environment), and a forked child of
+the worker runs it exactly as the job's own process would have (``jobs.execute``)
+and reports the exit status. The worker leaves once no job came for ``IDLE_SECONDS``.
+
+What keeps it trustworthy:
+- The worker's name is a digest of everything its imports depend on (the Python
+  executable, ``sys.path``, every file of lthpipe, torch's version file and the
+  environment variables torch and MKL read at import), so editing the code, another
+  checkout or another environment never reaches a worker started before.
+- It never computes: MKL and OpenMP start in each child, after ``numerics.use`` and
+  ``torch.set_num_threads``, as in a fresh process. Results are bit-identical
+  either way (tests/test_robustness.py).
+- A child dies with its job, so nothing writes on behalf of a job Snakemake
+  thinks has ended: a signal to the job's process kills the child first; when
+  the job's process vanishes (SIGKILL), the worker kills the child (stopped or
+  not), and the child, watching the same connection, kills itself should the
+  worker be gone.
+- Anything that stops the worker from taking the request (no socket, a worker that
+  cannot start, a lost race) makes the job run in its own process instead.
+
+Off when ``LTHPIPE_WORKER=0``, outside Linux, and inside a SLURM job (the batch
+system would kill a worker started by one job when that job ends, with other jobs'
+children in it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib
+import importlib.util
+import json
+import logging
+import os
+import pickle
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn
+
+IDLE_SECONDS = 60
+START_TIMEOUT_SECONDS = 60
+# Read by torch, MKL, OpenMP or CUDA when torch is imported: a worker started under
+# other values would not be the process the job would have been.
+IMPORT_ENVIRONMENT = ("CUDA", "KMP_", "LD_", "MKL_", "OMP_", "PYTHON", "PYTORCH_", "TORCH")
+_HEADER = struct.Struct("!Q")
+_PID = struct.Struct("!q")
+_OK, _FAILED = b"0", b"1"
+
+log = logging.getLogger(__name__)
+
+
+def enabled() -> bool:
+    return sys.platform == "linux" and os.environ.get("LTHPIPE_WORKER", "1") != "0" and "SLURM_JOB_ID" not in os.environ
+
+
+def import_path() -> list[str]:
+    """``sys.path`` without the running script's own folder: Snakemake runs each
+    job's script from a temporary file of its own."""
+    script = Path(sys.argv[0]).resolve().parent if sys.argv and sys.argv[0] else None
+    return [entry for entry in sys.path if script is None or Path(entry or ".").resolve() != script]
+
+
+def worker_key(path: list[str]) -> str:
+    digest = hashlib.sha256()
+    digest.update(sys.executable.encode())
+    digest.update("\0".join(path).encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")) + sorted(package.rglob("*.yaml")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    torch_spec = importlib.util.find_spec("torch")
+    if torch_spec is not None and torch_spec.origin:
+        version_file = Path(torch_spec.origin).with_name("version.py")
+        digest.update(version_file.read_bytes() if version_file.exists() else torch_spec.origin.encode())
+    for name in sorted(os.environ):
+        if name.startswith(IMPORT_ENVIRONMENT):
+            digest.update(f"{name}={os.environ[name]}\0".encode())
+    return digest.hexdigest()[:24]
+
+
+def runtime_dir() -> Path:
+    """A folder only this user can use: the socket in it runs code as this user."""
+    base = os.environ.get("LTHPIPE_WORKER_DIR") or os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    folder = Path(base) / f"lthpipe-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.stat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise PermissionError(f"{folder} must belong to you and be private (mode 700)")
+    return folder
+
+
+def _connect(path: Path) -> socket.socket | None:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(str(path))
+    except OSError:
+        conn.close()
+        return None
+    return conn
+
+
+def _reach_worker() -> socket.socket | None:
+    """A connection to this code's worker, starting one if none is listening."""
+    folder = runtime_dir()
+    search_path = import_path()
+    key = worker_key(search_path)
+    path = folder / f"{key}.sock"
+    conn = _connect(path)
+    if conn is not None:
+        return conn
+    with open(folder / f"{key}.log", "ab") as server_log:
+        subprocess.Popen(
+            [sys.executable, "-m", "lthpipe.worker", str(path), json.dumps(search_path)], stdin=subprocess.DEVNULL, stdout=server_log,
+            stderr=server_log, start_new_session=True, close_fds=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while conn is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        conn = _connect(path)
+    return conn
+
+
+def _receive_exactly(conn: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = conn.recv(size - len(chunks))
+        if not chunk:
+            raise ConnectionError("the job's process went away")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def submit(function: str, *args: Any) -> int | None:
+    """Run ``function(*args)`` (``"module:name"``) in a child of the warm worker with
+    this process's standard streams, arguments, directory and environment; return its
+    exit status, or None when no worker took the request (run it here then)."""
+    try:
+        conn = _reach_worker()
+    except OSError as err:
+        log.warning("no warm worker (%s): starting torch in the job's own process", err)
+        return None
+    if conn is None:
+        return None
+    with conn:
+        request = pickle.dumps((function, args, sys.argv, os.getcwd(), dict(os.environ)))
+        try:
+            socket.send_fds(conn, [_HEADER.pack(len(request))], [0, 1, 2])
+            conn.sendall(request)
+            child = _PID.unpack(_receive_exactly(conn, _PID.size))[0]
+        except (OSError, ConnectionError):
+            return None  # nothing started: run it here
+        # Whatever ends this process ends the job: a signal here kills the child at
+        # once (even a stopped one); a SIGKILL here closes the connection, and the
+        # child's watcher ends it.
+        for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(stop, lambda signum, frame, child=child: _end(child, signum))
+        status = conn.recv(1)  # blocks while the child runs the job
+    if status == _OK:
+        return 0
+    if status != _FAILED:
+        print(f"lthpipe: the job's process {child} (a child of the warm worker) ended without an exit status: "
+              "killed, or out of memory", file=sys.stderr)
+    return 1
+
+
+def _end(child: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(child, signal.SIGKILL)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _die_with_client(conn: socket.socket) -> None:
+    """The job's own process holds the other end: when it ends, so does this child."""
+    with contextlib.suppress(OSError):
+        while conn.recv(1):
+            pass
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _child(conn: socket.socket) -> NoReturn:
+    """Become the job's process (its streams, arguments, directory, environment),
+    run the function, send its status."""
+    code = 1
+    try:
+        header, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
+        function, args, argv, cwd, environment = pickle.loads(_receive_exactly(conn, _HEADER.unpack(header)[0]))
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        sys.argv[:] = argv
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(environment)
+        module, _, name = function.partition(":")
+        run = getattr(importlib.import_module(module), name)
+        conn.sendall(_PID.pack(os.getpid()))
+        threading.Thread(target=_die_with_client, args=(conn,), daemon=True).start()
+        code = 0 if run(*args) in (None, 0) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with contextlib.suppress(OSError):
+            conn.sendall(_OK if code == 0 else _FAILED)
+        os._exit(code)
+
+
+def serve(path: Path, search_path: list[str]) -> None:
+    """Listen on ``path`` (one worker per path: a lock settles races between jobs
+    that start one at the same moment), import torch, fork a child per request, and
+    leave after IDLE_SECONDS without one."""
+    with open(path.with_suffix(".lock"), "w") as lock:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return  # another worker for this code is up, or leaving
+                time.sleep(0.05)
+        probe = _connect(path)
+        if probe is not None:
+            probe.close()
+            return
+        path.unlink(missing_ok=True)  # left by a worker that was killed
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(path))
+        listener.listen(64)
+        bound = path.stat().st_ino
+        sys.path[:] = search_path  # what the job's own process would import from
+        import torch  # noqa: F401  (the point of the worker; jobs queue on the socket meanwhile)
+
+        import lthpipe.stages  # noqa: F401
+
+        try:
+            _supervise(listener, lock)
+        finally:
+            if path.exists() and path.stat().st_ino == bound:
+                path.unlink()
+            listener.close()
+
+
+def _supervise(listener: socket.socket, lock: Any) -> None:
+    """Fork a child per connection and end each job once either side is gone: when
+    the child ends, close the connection (its job then reads the status, or the
+    end of the stream); when the job's process hangs up, kill the child if it
+    still runs (even a stopped one, which cannot notice by itself). Leave once no
+    child runs and no job came for IDLE_SECONDS."""
+    poller = select.poll()
+    poller.register(listener, select.POLLIN)
+    jobs: dict[int, tuple[socket.socket, int, int]] = {}  # connection fd and pidfd -> (connection, pid, pidfd)
+    idle_since = time.monotonic()
+    while True:
+        wait = None if jobs else IDLE_SECONDS - (time.monotonic() - idle_since)
+        if wait is not None and wait <= 0:
+            return
+        for fd, _ in poller.poll(None if wait is None else wait * 1000):
+            if fd == listener.fileno():
+                conn, _ = listener.accept()
+                pid = os.fork()
+                if pid == 0:
+                    listener.close()
+                    lock.close()  # the lock stays the worker's alone: a new worker may start when it leaves
+                    _child(conn)
+                pidfd = os.pidfd_open(pid)
+                jobs[conn.fileno()] = jobs[pidfd] = conn, pid, pidfd
+                poller.register(conn, select.POLLRDHUP)  # hang-ups only: the request is the child's to read
+                poller.register(pidfd, select.POLLIN)  # readable when the child ends
+            elif fd in jobs:
+                conn, pid, pidfd = jobs[fd]
+                for key in (conn.fileno(), pidfd):
+                    poller.unregister(key)
+                    del jobs[key]
+                # Not reaped yet, an ended child keeps its pid: this never hits another process.
+                if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                os.close(pidfd)
+                conn.close()
+                if not jobs:
+                    idle_since = time.monotonic()
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]), json.loads(sys.argv[2]))
