@@ -76,10 +76,11 @@ def import_path() -> list[str]:
     return [entry for entry in sys.path if script is None or Path(entry or ".").resolve() != script]
 
 
-def worker_key(path: list[str]) -> str:
+def worker_key(search_path: list[str]) -> str:
+    """The worker's name: a digest of everything its imports depend on."""
     digest = hashlib.sha256()
     digest.update(sys.executable.encode())
-    digest.update("\0".join(path).encode())
+    digest.update("\0".join(search_path).encode())
     package = Path(__file__).resolve().parent
     for path in sorted(package.rglob("*.py")) + sorted(package.rglob("*.yaml")):
         digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
@@ -114,24 +115,30 @@ def _connect(path: Path) -> socket.socket | None:
     return conn
 
 
-def _reach_worker() -> socket.socket | None:
+def _reach_worker() -> socket.socket:
     """A connection to this code's worker, starting one if none is listening."""
     folder = runtime_dir()
     search_path = import_path()
     key = worker_key(search_path)
     path = folder / f"{key}.sock"
+    if len(os.fsencode(path)) > 100:  # AF_UNIX takes at most 107 bytes
+        raise OSError(f"the socket path {path} is too long; set LTHPIPE_WORKER_DIR to a shorter folder")
     conn = _connect(path)
     if conn is not None:
         return conn
     with open(folder / f"{key}.log", "ab") as server_log:
-        subprocess.Popen(
-            [sys.executable, "-m", "lthpipe.worker", str(path), json.dumps(search_path)], stdin=subprocess.DEVNULL, stdout=server_log,
-            stderr=server_log, start_new_session=True, close_fds=True,
+        server = subprocess.Popen(
+            [sys.executable, "-m", "lthpipe.worker", str(path), json.dumps(search_path)],
+            stdin=subprocess.DEVNULL, stdout=server_log, stderr=server_log, start_new_session=True,
         )
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while conn is None and time.monotonic() < deadline:
+        if server.poll() not in (None, 0):  # it failed (0: another job's worker won the race)
+            raise OSError(f"the worker failed to start; see {folder / f'{key}.log'}")
         time.sleep(0.02)
         conn = _connect(path)
+    if conn is None:
+        raise OSError(f"no worker answered within {START_TIMEOUT_SECONDS} s")
     return conn
 
 
@@ -154,8 +161,6 @@ def submit(function: str, *args: Any) -> int | None:
     except OSError as err:
         log.warning("no warm worker (%s): starting torch in the job's own process", err)
         return None
-    if conn is None:
-        return None
     with conn:
         request = pickle.dumps((function, args, sys.argv, os.getcwd(), dict(os.environ)))
         try:
@@ -166,7 +171,7 @@ def submit(function: str, *args: Any) -> int | None:
             return None  # nothing started: run it here
         # Whatever ends this process ends the job: a signal here kills the child at
         # once (even a stopped one); a SIGKILL here closes the connection, and the
-        # child's watcher ends it.
+        # worker (or, were it gone, the child's own watcher) ends the child.
         for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(stop, lambda signum, frame, child=child: _end(child, signum))
         status = conn.recv(1)  # blocks while the child runs the job
