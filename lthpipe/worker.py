@@ -277,31 +277,35 @@ def _supervise(listener: socket.socket, lock: Any) -> None:
         wait = None if jobs else IDLE_SECONDS - (time.monotonic() - idle_since)
         if wait is not None and wait <= 0:
             return
-        for fd, _ in poller.poll(None if wait is None else wait * 1000):
-            if fd == listener.fileno():
-                conn, _ = listener.accept()
-                pid = os.fork()
-                if pid == 0:
-                    listener.close()
-                    lock.close()  # the lock stays the worker's alone: a new worker may start when it leaves
-                    _child(conn)
-                pidfd = os.pidfd_open(pid)
-                jobs[conn.fileno()] = jobs[pidfd] = conn, pid, pidfd
-                poller.register(conn, select.POLLRDHUP)  # hang-ups only: the request is the child's to read
-                poller.register(pidfd, select.POLLIN)  # readable when the child ends
-            elif fd in jobs:
-                conn, pid, pidfd = jobs[fd]
-                for key in (conn.fileno(), pidfd):
-                    poller.unregister(key)
-                    del jobs[key]
-                # Not reaped yet, an ended child keeps its pid: this never hits another process.
-                if os.waitpid(pid, os.WNOHANG) == (0, 0):
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                os.close(pidfd)
-                conn.close()
-                if not jobs:
-                    idle_since = time.monotonic()
+        ready = [fd for fd, _ in poller.poll(None if wait is None else wait * 1000)]
+        # Ended jobs first: their fds close here, so a connection accepted below may
+        # reuse a number, and no event of this batch may then be taken for it.
+        for fd in ready:
+            if fd not in jobs:
+                continue  # the listener, or the other fd of a job ended above
+            conn, pid, pidfd = jobs[fd]
+            for key in (conn.fileno(), pidfd):
+                poller.unregister(key)
+                del jobs[key]
+            # Not reaped yet, an ended child keeps its pid: this never hits another process.
+            if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            os.close(pidfd)
+            conn.close()
+            if not jobs:
+                idle_since = time.monotonic()
+        if listener.fileno() in ready:
+            conn, _ = listener.accept()
+            pid = os.fork()
+            if pid == 0:
+                listener.close()
+                lock.close()  # the lock stays the worker's alone: a new worker may start when it leaves
+                _child(conn)
+            pidfd = os.pidfd_open(pid)
+            jobs[conn.fileno()] = jobs[pidfd] = conn, pid, pidfd
+            poller.register(conn, select.POLLRDHUP)  # hang-ups only: the request is the child's to read
+            poller.register(pidfd, select.POLLIN)  # readable when the child ends
 
 
 if __name__ == "__main__":
