@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -42,6 +41,7 @@ import torch
 
 from lthpipe import numerics
 from lthpipe.datasets import MnistSource, SplitSettings, Splits
+from lthpipe.jobs import job_usage
 from lthpipe.model import Architecture, init_params, stack, training_flops_per_sample
 from lthpipe.settings import TrainSettings
 from lthpipe.train import train_stack
@@ -175,15 +175,6 @@ def pipeline(mnist_dir: str | None, cores: int, figure: Figures) -> None:
     print(f"   job CPU time {figure('job_cpu_s', sum(job[1] for job in jobs), '.0f')} s over {len(jobs)} jobs, "
           f"of which MNIST training (train_width, train_dense, retrain) "
           f"{sum(job[1] for job in jobs if job[3].startswith('mnist/') and 'train' in job[3]):.0f} s")
-
-
-def job_usage(log: Path) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds and peak MB a job's log ends with (lthpipe.jobs.job)."""
-    last = log.read_text().strip().splitlines()[-1]
-    match = re.search(r"INFO ([\d.]+) s, CPU ([\d.]+) s, peak memory (\d+) MB", last)
-    if match is None:
-        raise ValueError(f"{log} does not end with the job's time and memory")
-    return float(match[1]), float(match[2]), float(match[3])
 
 
 def main() -> None:

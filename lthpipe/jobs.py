@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import resource
 import sys
 import time
@@ -24,6 +25,9 @@ from lthpipe import worker
 from lthpipe.artifacts import stale_temporaries
 
 log = logging.getLogger("lthpipe")
+# The last line of every job's log; benchmarks/run.py reads it back with job_usage.
+USAGE = "{wall:.1f} s, CPU {cpu:.1f} s, peak memory {peak_mb} MB"
+USAGE_PATTERN = re.compile(r"([\d.]+) s, CPU ([\d.]+) s, peak memory (\d+) MB$")
 
 
 @dataclass(frozen=True)
@@ -86,9 +90,17 @@ def job(spec: JobSpec) -> Iterator[None]:
             usage = resource.getrusage(resource.RUSAGE_SELF)
             # In a worker's child, the CPU time is the job's own and the peak memory
             # includes the pages it shares with the worker, as a fresh process's would.
-            log.info("%.1f s, CPU %.1f s, peak memory %d MB", time.monotonic() - started,
-                     usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024)
+            log.info(USAGE.format(wall=time.monotonic() - started, cpu=usage.ru_utime + usage.ru_stime,
+                                  peak_mb=usage.ru_maxrss // 1024))
             log_file.flush()
+
+
+def job_usage(log_path: Path) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds and peak MB that a job's log ends with."""
+    match = USAGE_PATTERN.search(Path(log_path).read_text().rstrip())
+    if match is None:
+        raise ValueError(f"{log_path} does not end with the job's time and memory")
+    return float(match[1]), float(match[2]), int(match[3])
 
 
 def execute(spec: JobSpec, arguments: dict[str, Any], in_worker: bool) -> int:

@@ -21,7 +21,7 @@ import yaml
 
 from lthpipe.artifacts import read_json, stale_temporaries, write_json
 from lthpipe.config import ConfigError, resolve
-from lthpipe.jobs import JobSpec, job
+from lthpipe.jobs import JobSpec, job, job_usage
 from test_config import GOOD, with_change
 from test_workflow import AGGREGATE
 from workflow_helpers import (
@@ -173,6 +173,8 @@ def test_death_before_rename_keeps_the_old_file_and_the_next_job_clears_the_temp
     assert not stale.exists() and all(path.exists() for path in bystanders)
     assert read_json(target) == {"version": 1}
     assert str(stale) in (tmp_path / "job.log").read_text()
+    wall, cpu, peak_mb = job_usage(tmp_path / "job.log")  # the log ends with what the job used
+    assert wall >= 0 and cpu > 0 and peak_mb > 0
 
 
 # 2. Interrupting Snakemake itself.
