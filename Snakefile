@@ -23,6 +23,9 @@ include: "rules/imp.smk"
 include: "rules/aggregate.smk"
 include: "rules/figures.smk"
 include: "rules/export.smk"
+include: "rules/suites.smk"
+include: "rules/instability.smk"
+include: "rules/overlap.smk"
 
 
 rule all:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 # Which rule rebuilds each stage, for error messages.
+# Every record's `stage` and the rule that writes it, in the order of the pipeline
+# (`lthpipe inspect` lists records in this order).
 RULE_OF_STAGE = {
     "data": "make_data",
     "width": "train_width",
@@ -19,7 +21,10 @@ RULE_OF_STAGE = {
     "dense": "train_dense",
     "prune": "prune",
     "retrain": "retrain",
+    "imp": "imp",
+    "imp_controls": "imp_controls",
     "aggregate": "aggregate",
+    "inference": "benchmark_inference",
 }
 
 

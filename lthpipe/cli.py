@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from statistics import mean
 
-from lthpipe.artifacts import ArtifactError, read_json
+from lthpipe.artifacts import RULE_OF_STAGE, ArtifactError, read_json
 
 HEADER_KEYS = ("stage", "dataset", "hidden", "width", "fraction", "level", "scope", "seeds", "methods", "lthpipe_version")
 COLUMNS = ("retained", "effective_hidden", "best_iteration", "val_acc", "test_acc", "final_test_acc")
-STAGE_ORDER = ("data", "width", "selection", "dense", "prune", "retrain", "imp", "aggregate", "inference")
+STAGE_ORDER = tuple(RULE_OF_STAGE)
 
 
 def _mean_of(metrics: dict, key: str) -> str:

@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from lthpipe import datasets
-from lthpipe.lottery import METHODS, at_init_sources
+from lthpipe.lottery import METHODS, at_init_sources, regrowing
 from lthpipe.settings import (
     DenseSettings,
     ExportTarget,
@@ -25,6 +25,9 @@ from lthpipe.settings import (
     PruneSettings,
     ReportSettings,
     RetrainSettings,
+    RewindSettings,
+    SelectionSettings,
+    SpawnSettings,
     StudySettings,
     TrainingRun,
     WidthSettings,
@@ -80,12 +83,23 @@ class Study:
         )
 
     def retrain_settings(self) -> RetrainSettings:
-        return RetrainSettings(methods=self.settings.methods, run=self.run())
+        s = self.settings
+        # SET's and RigL's schedule, only where they train: it shapes nothing else.
+        sparse = s.sparse_training if regrowing(s.methods) else None
+        return RetrainSettings(methods=s.methods, run=self.run(), sparse=sparse)
+
+    def spawn_settings(self, at: int) -> SpawnSettings:
+        s = self.settings
+        return SpawnSettings(rewind=RewindSettings(at=at, unit=s.instability.unit), fraction=s.instability.fraction,
+                             scope=s.pruning, points=s.instability.points, run=self.run())
 
     def level_settings(self, level: int) -> LevelSettings:
         imp = self.settings.imp
         return LevelSettings(level=level, rate=imp.rate, output_rate=imp.output_rate, methods=imp.methods,
                              scope=self.settings.pruning, run=self.run())
+
+    def selection_settings(self) -> SelectionSettings:
+        return SelectionSettings(rule=self.settings.width_rule, tolerance=self.settings.width_tolerance)
 
     def report_settings(self) -> ReportSettings:
         return ReportSettings(tolerance=self.settings.summary_tolerance)
@@ -132,16 +146,21 @@ def _strict_validator(schema: dict):
 
 
 def resolve(config: dict, files: Iterable[str | Path] = ()) -> dict[str, Study]:
-    """The studies of a config; ConfigError naming the first offending key if it is
-    invalid. `files` are the config files it was read from, checked for a dataset
-    named twice (YAML keeps only the last of two equal keys, silently)."""
+    """The studies of a config, the members of its suites (lthpipe.suites) included;
+    ConfigError naming the first offending key if it is invalid. `files` are the
+    config files it was read from, checked for a dataset named twice (YAML keeps
+    only the last of two equal keys, silently)."""
     for path in files:
         _check_unique_datasets(Path(path))
     schema = load_schema()
     error = jsonschema.exceptions.best_match(_strict_validator(schema).iter_errors(config))
     if error is not None:
         raise ConfigError(f"config key '{_key(error.absolute_path)}': {error.message}")
-    studies = {name: _study(name, entry, config) for name, entry in config["datasets"].items()}
+    studies = {name: _study(name, entry, config) for name, entry in config.get("datasets", {}).items()}
+    from lthpipe import suites  # suites builds on this module
+
+    _, members = suites.expand(config)
+    studies.update({name: _study(name, entry, config) for name, entry in members.items()})
     for study in studies.values():
         _check(study)
     for target in export_targets(config):
@@ -149,7 +168,8 @@ def resolve(config: dict, files: Iterable[str | Path] = ()) -> dict[str, Study]:
     inference = inference_settings(config)
     for name in config.get("inference", {}).get("datasets", []):
         for fraction in studies[name].settings.fractions if name in studies else [None]:
-            _check_network(studies, "inference", name, fraction, inference.method, inference.seed)
+            for method in (inference.method, *inference.also):
+                _check_network(studies, "inference", name, fraction, method, inference.seed)
     return studies
 
 
@@ -186,6 +206,14 @@ def _check(study: Study) -> None:
             f"config key 'rewind' of {name}: masks found at initialisation ({', '.join(at_init_sources(s.methods))}) "
             "train from θ0, so they need rewind.at = 0 (leave them out of methods to rewind later)"
         )
+    if s.rewind.at > 0 and regrowing(s.methods):
+        raise ConfigError(
+            f"config key 'rewind' of {name}: {', '.join(regrowing(s.methods))} train sparse from θ0 for the whole "
+            "budget, so they need rewind.at = 0 (leave them out of methods to rewind later)"
+        )
+    if s.aligned_overlap and (len(s.seeds) < 2 or not s.fractions):
+        raise ConfigError(f"config key 'aligned_overlap' of {name}: compares the one-shot masks of two or more "
+                          "seeds, so it needs two seeds and one-shot fractions")
 
 
 def numerics_mode(config: dict) -> str:

@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 from lthpipe import worker
 from lthpipe.artifacts import stale_temporaries
+from lthpipe.errors import Refused
 
 log = logging.getLogger("lthpipe")
 # The last line of every job's log; benchmarks/run.py reads it back with job_usage.
@@ -43,9 +44,10 @@ class JobSpec:
 
     @classmethod
     def of(cls, snakemake: Any, uses_torch: bool) -> JobSpec:
+        # Plain str: Snakemake's file names are a str subclass the worker does not unpickle.
         return cls(
-            snakemake.rule, dict(snakemake.wildcards), snakemake.threads, snakemake.log[0], tuple(snakemake.output),
-            snakemake.params.numerics if uses_torch else None,
+            snakemake.rule, {k: str(v) for k, v in dict(snakemake.wildcards).items()}, snakemake.threads,
+            str(snakemake.log[0]), tuple(map(str, snakemake.output)), snakemake.params.numerics if uses_torch else None,
         )
 
 
@@ -83,6 +85,11 @@ def job(spec: JobSpec) -> Iterator[None]:
             log.info("numerics %s", numerics.describe())
         try:
             yield
+        except Refused as err:
+            # No traceback: Snakemake prints a failed job's log (profiles/default), and
+            # the message already names the cause and the fix.
+            log.error("refused: %s", err)
+            raise
         except BaseException:
             log.exception("failed")
             raise
@@ -112,6 +119,10 @@ def execute(spec: JobSpec, arguments: dict[str, Any], in_worker: bool) -> int:
             from lthpipe import stages
 
             getattr(stages, spec.rule)(**arguments)
+    except Refused as err:
+        # What the user must fix (data, device): one line in Snakemake's output, no traceback.
+        print(f"lthpipe: refused dataset {spec.wildcards.get('dataset')!r}: {err}", file=sys.stderr)
+        return 1
     except BaseException:
         traceback.print_exc()
         return 1
@@ -126,12 +137,25 @@ def run_stage(snakemake: Any, **arguments: Any) -> NoReturn:
     modules costs about 0.4 s of CPU): every output is already written, fsynced and
     renamed, and the exit status is the stage's."""
     spec = JobSpec.of(snakemake, uses_torch=True)
-    status = worker.submit("lthpipe.jobs:execute", spec, arguments, True) if worker.enabled() else None
+    arguments = {name: _plain(value) for name, value in arguments.items()}
+    status = worker.submit(spec, arguments, True) if worker.enabled() else None
     if status is None:
         status = execute(spec, arguments, False)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
+
+
+def _plain(value: Any) -> Any:
+    """Snakemake's file names and lists (str and list subclasses) as str and list, the
+    same whether the stage runs here or in the worker (which unpickles no Snakemake class)."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def run_report(snakemake: Any, **arguments: Any) -> None:

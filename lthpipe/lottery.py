@@ -19,6 +19,9 @@ TOL_MUTED = {
     "indigo": "#332288", "cyan": "#88CCEE", "teal": "#44AA99", "green": "#117733", "olive": "#999933",
     "sand": "#DDCC77", "rose": "#CC6677", "wine": "#882255", "purple": "#AA4499",
 }
+# Three of Paul Tol's "vibrant" scheme for the methods past the muted nine; each also has
+# a marker of its own, so no curve relies on its colour alone.
+TOL_VIBRANT = {"orange": "#EE7733", "blue": "#0077BB", "red": "#CC3311"}
 
 
 class Start(Protocol):
@@ -26,11 +29,14 @@ class Start(Protocol):
 
     init: Any  # θ0 of this seed (Params)
     rewind: Any  # the rewind point's weights: θ0, or θk with late rewinding
+    trained: Any  # the dense network's trained weights
 
     def mask(self, source: str) -> Any: ...  # a mask the prune stage (or the IMP level) computed
     def fresh(self, purpose: str) -> Any: ...  # a new random initialisation of the full architecture
     def random_like(self, mask: Any) -> Any: ...  # a random mask with the same per-layer counts
     def dense_small(self, mask: Any) -> tuple[Any, Any]: ...  # a dense net with mask's weight count
+    def neurons(self, mask: Any) -> Any: ...  # whole units of the trained net kept, about mask's weight count
+    def sparse_start(self, mask: Any) -> Any: ...  # a random start mask of SET/RigL with mask's weight count
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class Method:
     start: Callable[[Start], tuple[Any, Any]]  # (starting weights, mask)
     at_init: bool = False  # its mask is found before training, from θ0
     imp_only: bool = False  # only meaningful at a level of iterative pruning
+    regrowth: str | None = None  # its mask changes during training by this rule (lthpipe.regrowth)
 
 
 METHODS: dict[str, Method] = {
@@ -64,6 +71,16 @@ METHODS: dict[str, Method] = {
                lambda s: (s.init, s.mask("synflow")), at_init=True),
         Method("oneshot", "one-shot mask at this level's counts, rewound", TOL_MUTED["wine"], "*", "oneshot",
                lambda s: (s.rewind, s.mask("oneshot")), imp_only=True),
+        # Neuron pruning (lthpipe.structured): whole hidden units, about the magnitude mask's weight count.
+        Method("neurons", "neurons pruned, rewound, retrained", TOL_MUTED["sand"], "h", "magnitude",
+               lambda s: (s.rewind, s.neurons(s.mask("magnitude")))),
+        Method("neurons_finetune", "neurons pruned, fine-tuned", TOL_VIBRANT["orange"], "p", "magnitude",
+               lambda s: (s.trained, s.neurons(s.mask("magnitude")))),
+        # Sparse from the first step, connections dropped and regrown (lthpipe.regrowth).
+        Method("set", "SET: sparse from scratch, random regrowth", TOL_VIBRANT["blue"], "<", "magnitude",
+               lambda s: (s.init, s.sparse_start(s.mask("magnitude"))), regrowth="set"),
+        Method("rigl", "RigL: sparse from scratch, gradient regrowth", TOL_VIBRANT["red"], ">", "magnitude",
+               lambda s: (s.init, s.sparse_start(s.mask("magnitude"))), regrowth="rigl"),
     )
 }
 
@@ -94,3 +111,8 @@ def marker(name: str) -> str:
 def at_init_sources(methods: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """The at-initialisation masks the prune stage must compute for these methods."""
     return tuple(sorted({METHODS[m].mask_source for m in methods if METHODS[m].at_init}))
+
+
+def regrowing(methods: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The methods among these whose masks change during training (SET, RigL)."""
+    return tuple(m for m in methods if METHODS[m].regrowth)

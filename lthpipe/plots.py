@@ -176,28 +176,57 @@ def _curves(summary: dict, methods: Sequence[str] = CURVE_ORDER) -> Iterator[tup
 # --- width search ------------------------------------------------------------------
 
 
-def width_figure(records: list[dict], chosen: int, tolerance: float) -> Figure:
+def width_figure(records: list[dict], selection: dict) -> Figure:
+    """Mean validation accuracy per width with its spread; each width's threshold under
+    the selection rule (the best mean minus the tolerance, and minus the width's
+    standard error under one_se); the widths that reach it (filled) and those that do
+    not (open); under-trained widths crossed; the chosen width; and the caveats."""
     widths = [r["width"] for r in records]
-    accs = [r["metrics"]["val_acc"] for r in records]
-    means = [mean(a) for a in accs]
-    fig = _figure(5.5, 4)
+    rows = {w["width"]: w for w in selection["widths"]}
+    means = [rows[w]["val_acc"] for w in widths]
+    best = rows[selection["best_width"]]["val_acc"]
+    fig = _figure(6, 4.8)
     ax = fig.subplots()
-    ax.errorbar(widths, means, yerr=[pstdev(a) for a in accs], marker="o", capsize=3, color=color("dense"),
-                label="mean ± std over seeds")
-    ax.axhline(max(means) - tolerance, label=f"best − tolerance {tolerance}", **CHANCE_STYLE)
-    ax.axvline(chosen, color=TOL_MUTED["rose"], ls="--", label=f"chosen width {chosen}")
+    ax.errorbar(widths, means, yerr=[rows[w]["val_sd"] for w in widths], capsize=3, color=color("dense"),
+                ls="-", label="mean ± std over units")
+    margin = {w: selection["tolerance"] + (rows[w]["vs_best"]["se"] if selection["rule"] == "one_se" else 0.0)
+              for w in widths}
+    ax.plot(widths, [best - margin[w] for w in widths], "_", ms=14, mew=2, color=TOL_MUTED["sand"],
+            label="threshold: best − tolerance" + (" − SE" if selection["rule"] == "one_se" else ""))
+    good = [w for w in widths if rows[w]["qualifies"]]
+    short = [w for w in widths if not rows[w]["qualifies"]]
+    ax.plot(good, [rows[w]["val_acc"] for w in good], "o", color=color("dense"), label="good enough")
+    ax.plot(short, [rows[w]["val_acc"] for w in short], "o", mfc="white", color=color("dense"),
+            label="below its threshold")
+    late = [w for w in widths if rows[w].get("undertrained")]
+    if late:
+        ax.plot(late, [rows[w]["val_acc"] for w in late], "x", ms=11, color=TOL_MUTED["wine"],
+                label="under-trained (best in last 20%)")
+    ax.axvline(selection["width"], color=TOL_MUTED["rose"], ls="--", label=f"chosen width {selection['width']}")
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.set_xlabel("hidden width (units per layer, log scale)")
     ax.set_ylabel("validation accuracy at early stopping")
-    ax.set_title(f"{records[0]['dataset']}: width search")
+    flags = _selection_flags(selection)
+    ax.set_title("\n".join([f"{records[0]['dataset']}: width search ({selection['rule']} rule)", *flags]), fontsize=10)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend_below(fig, [ax])
     return fig
 
 
-def width_plot(records: list[dict], chosen: int, tolerance: float, path: Path) -> None:
-    _save(width_figure(records, chosen, tolerance), path)
+def _selection_flags(selection: dict) -> list[str]:
+    """The short form of selection notes that a figure can carry."""
+    smaller = selection["next_smaller"]
+    flags = []
+    if selection["at_edge"]:
+        flags.append("chosen = largest width searched: widen the search")
+    if smaller["premise"] == "not met":
+        flags.append(f"not clearly better than width {smaller['width']}: premise not met")
+    return flags
+
+
+def width_plot(records: list[dict], selection: dict, path: Path) -> None:
+    _save(width_figure(records, selection), path)
 
 
 # --- accuracy against fraction retained --------------------------------------------
@@ -502,9 +531,10 @@ def decision_regions_figure(
 ) -> Figure:
     """Each network's predicted class over a grid (G, G) of the plane, rows along
     the second axis, with the test points (n, 2) in their true class on top."""
-    if n_classes > len(CLASS_COLORS):
-        raise ValueError(f"at most {len(CLASS_COLORS)} classes have colour-blind-safe colours, got {n_classes}")
-    colors = CLASS_COLORS[:n_classes]
+    # Beyond the colour-blind-safe palette (abalone's 21 ring counts), an ordered
+    # colormap: neighbouring classes get neighbouring colours, which suits ordinal labels.
+    colors = (CLASS_COLORS[:n_classes] if n_classes <= len(CLASS_COLORS)
+              else [matplotlib.colormaps["viridis"](k / (n_classes - 1)) for k in range(n_classes)])
     cmap = ListedColormap(colors)
     norm = BoundaryNorm(np.arange(n_classes + 1) - 0.5, n_classes)
     fig = _figure(3.8 * len(panels), 4.6)
@@ -514,7 +544,8 @@ def decision_regions_figure(
                   interpolation="nearest")
         for k in range(n_classes):
             chosen = labels == k
-            ax.scatter(points[chosen, 0], points[chosen, 1], s=12, color=colors[k], marker=CLASS_MARKERS[k],
+            ax.scatter(points[chosen, 0], points[chosen, 1], s=12, color=colors[k],
+                       marker=CLASS_MARKERS[k % len(CLASS_MARKERS)],
                        edgecolors="black", linewidths=0.4, label=f"class {k}")
         ax.set_title(name, fontsize=10)
         ax.set_xlabel(axis_labels[0])
@@ -534,15 +565,25 @@ def decision_regions_plot(
 # --- inference benchmark -----------------------------------------------------------
 
 
+# The forms of a method timed beside the main one (inference.also): neuron pruning's
+# networks are plain smaller dense networks, so their compacted forms are what counts.
+BESIDE_FORMS = {"compact_torch": "torch", "compact_onnx": "ONNX Runtime"}  # form -> runtime, in words
+
+
 def _draw_forms(ax: Axes, rows: list[dict], value: str, errors: bool) -> None:
-    """One line per form of `value` against the fraction retained."""
-    for form, style in FORM_STYLES.items():
-        mine = sorted((r for r in rows if r["form"] == form), key=lambda r: r["retained"])
-        if not mine:
-            continue
-        y = np.array([r[value] for r in mine])
-        spread = np.array([[v - r[f"{value}_q1"], r[f"{value}_q3"] - v] for v, r in zip(y, mine)]).T if errors else None
-        ax.errorbar([r["retained"] for r in mine], y, yerr=spread, ms=4, capsize=2, **style)
+    """One line per form of `value` against the fraction retained: every form of the
+    first method's networks, the compacted forms of any other method's in its colour."""
+    methods = list(dict.fromkeys(r.get("method") for r in rows))
+    for method in methods:
+        for form, style in FORM_STYLES.items():
+            mine = sorted((r for r in rows if r["form"] == form and r.get("method") == method), key=lambda r: r["retained"])
+            if not mine or (method != methods[0] and form not in BESIDE_FORMS):
+                continue
+            if method != methods[0]:
+                style = {**style, "color": color(method), "label": f"{method} network, compacted ({BESIDE_FORMS[form]})"}
+            y = np.array([r[value] for r in mine])
+            spread = np.array([[v - r[f"{value}_q1"], r[f"{value}_q3"] - v] for v, r in zip(y, mine)]).T if errors else None
+            ax.errorbar([r["retained"] for r in mine], y, yerr=spread, ms=4, capsize=2, **style)
 
 
 def inference_figure(rows: list[dict]) -> Figure:
@@ -575,3 +616,103 @@ def inference_figure(rows: list[dict]) -> Figure:
 
 def inference_plot(rows: list[dict], path: Path) -> None:
     _save(inference_figure(rows), path)
+
+
+# --- instability to the data order ---------------------------------------------------
+
+INSTABILITY_LOOKS = {  # kind of network -> words and look
+    "dense": {"label": "dense network", "color": color("dense"), "marker": "o"},
+    "ticket": {"label": "magnitude ticket", "color": color("rewind"), "marker": marker("rewind")},
+}
+
+
+def _rewind_axis(ax: Axes, summary: dict) -> None:
+    """The rewind point k on a symmetric-log axis, so that k = 0 (θ0) is on it. Call after drawing."""
+    ats = sorted({p["at"] for p in summary["points"]})
+    positive = [a for a in ats if a > 0]
+    ax.set_xscale("symlog", linthresh=min(positive) if positive else 1, linscale=0.5)
+    ax.set_xticks(ats, [f"{a:g}" for a in ats])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(f"rewind point k ({summary['unit']}s of dense training)")
+    ax.grid(True, alpha=0.3)
+
+
+def instability_figure(summary: dict) -> Figure:
+    """Frankle et al. (2020)'s instability analysis: the error barrier between two copies
+    trained from θ_k on different minibatch orders, against k (left), beside the copies'
+    test accuracy at early stopping (right), for the dense network and its ticket."""
+    fig = _figure(11, 4.8)
+    barrier_ax, acc_ax = fig.subplots(1, 2)
+    for kind, look in INSTABILITY_LOOKS.items():
+        points = [p for p in summary["points"] if p["kind"] == kind]
+        if not points:
+            continue
+        ats = [p["at"] for p in points]
+        words = look["label"] if kind == "dense" else f"{look['label']} ({points[0]['retained']:.2g} retained)"
+        barrier_ax.plot(ats, [100 * p["barrier"] for p in points], color=look["color"], marker=look["marker"],
+                        label=words)
+        for p in points:
+            barrier_ax.plot([p["at"]] * len(p["barriers"]), [100 * b for b in p["barriers"]], ls="", marker=".",
+                            color=look["color"], alpha=0.5)
+        acc_ax.errorbar(ats, [p["test_acc"] for p in points], yerr=[p["test_acc_sd"] for p in points], capsize=3,
+                        color=look["color"], marker=look["marker"], label=words)
+    barrier_ax.axhline(0, **CHANCE_STYLE)
+    barrier_ax.set_ylabel("error barrier (percentage points of test error)")
+    barrier_ax.set_title("instability: max error on the line between the copies\nminus their mean (line: mean; dots: "
+                         "networks)", fontsize=10)
+    acc_ax.axhline(summary["dense_test_acc"], label="dense network, trained once (mean)", **CHANCE_STYLE)
+    acc_ax.set_ylabel("test accuracy at early stopping (copies: mean ± sd)")
+    acc_ax.set_title("accuracy when training from θ_k", fontsize=10)
+    for ax in (barrier_ax, acc_ax):
+        _rewind_axis(ax, summary)
+    fig.suptitle(_title(summary, f"is training from θ_k stable to the data order? (hidden {summary['hidden']})"))
+    _legend_below(fig, [barrier_ax, acc_ax])
+    return fig
+
+
+def instability_plot(summary: dict, path: Path) -> None:
+    _save(instability_figure(summary), path)
+
+
+# --- overlap with hidden units matched -----------------------------------------------
+
+ALIGNED_LOOKS = {  # overlap -> words and look
+    "unaligned": {"label": "seed vs seed, units as they are", "color": color("rewind"), "marker": "o", "ls": "-"},
+    "aligned": {"label": "seed vs seed, units matched by weights", "color": TOL_MUTED["teal"], "marker": "s", "ls": "--"},
+}
+
+
+def aligned_overlap_figure(record: dict) -> Figure:
+    """Per weight matrix and pooled: the Jaccard overlap of different seeds' magnitude
+    masks with their hidden units as they are and matched first, against chance."""
+    fractions = record["fractions"]
+    layers = list(fractions[0]["unaligned"]["layers"])
+    fig = _figure(3.9 * (len(layers) + 1), 4.8)
+    axes = fig.subplots(1, len(layers) + 1, sharey=True)
+    x = [f["retained"] for f in fractions]
+    for ax, layer in zip(axes, [*layers, None]):
+        def value(f: dict, which: str) -> float:
+            return f[which]["overall"] if layer is None else f[which]["layers"][layer]
+
+        for which, look in ALIGNED_LOOKS.items():
+            ax.plot(x, [value(f, which) for f in fractions], color=look["color"], marker=look["marker"],
+                    ls=look["ls"], label=look["label"])
+        if all("untrained_aligned" in f for f in fractions):
+            ax.plot(x, [value(f, "untrained_aligned") for f in fractions], color="#888888", marker="x", ls="-.",
+                    label="untrained networks (θ0), units matched: the matching's own lift")
+        ax.plot(x, [value(f, "chance") for f in fractions], label="chance: random masks, same layer counts",
+                **CHANCE_STYLE)
+        ax.set_ylim(0, 1.05)
+        ax.set_title("all weights, pooled" if layer is None else f"weight matrix {layer}", fontsize=10)
+        _fraction_axis(ax)
+    axes[0].set_ylabel("Jaccard overlap of kept weights (mean over pairs)")
+    cosine = record["weight_cosine"]
+    fig.suptitle(_title(record, f"do seeds keep the same weights once hidden units are matched? ({record['pairs']} "
+                                f"pairs; weight cosine {cosine['unaligned']:.2f} unmatched, {cosine['aligned']:.2f} matched)"),
+                 fontsize=10)
+    _legend_below(fig, axes[:1], ncols=2)
+    return fig
+
+
+def aligned_overlap_plot(record: dict, path: Path) -> None:
+    _save(aligned_overlap_figure(record), path)

@@ -18,9 +18,10 @@ from pathlib import Path
 from statistics import mean, pstdev
 
 from lthpipe import plots
+from lthpipe import selection as selection_rules
 from lthpipe.artifacts import read_json, write_json, write_text
 from lthpipe.lottery import CURVE_ORDER, label
-from lthpipe.settings import ReportSettings
+from lthpipe.settings import ReportSettings, SelectionSettings
 from lthpipe.stats import PairedDifference, decide, paired_difference
 
 COLUMNS = (
@@ -41,7 +42,9 @@ PROCEDURES = ("oneshot", "imp")  # one-shot pruning at each fraction; iterative 
 COMPARISONS = {
     "oneshot": [("rewind", "reinit"), ("rewind", "random_mask"), ("rewind", "dense_small"),
                 ("snip", "rewind"), ("grasp", "rewind"), ("synflow", "rewind"),
-                ("snip", "random_mask"), ("grasp", "random_mask"), ("synflow", "random_mask")],
+                ("snip", "random_mask"), ("grasp", "random_mask"), ("synflow", "random_mask"),
+                ("neurons", "dense_small"), ("neurons_finetune", "dense_small"), ("rewind", "neurons"),
+                ("set", "random_mask"), ("rigl", "random_mask"), ("rigl", "set"), ("rigl", "rewind")],
     "imp": [("rewind", "oneshot"), ("rewind", "reinit"), ("rewind", "random_mask")],
 }
 
@@ -66,8 +69,24 @@ def rows_from_records(dense: dict, pruned: list[dict], retrained: list[dict], le
         rows += _rows(dataset, "oneshot", rec, networks, rec["fraction"], 0)
     for rec in retrained:
         rows += _rows(dataset, "oneshot", rec, rec["networks"], rec["fraction"], 0)
+    rows += _level_rows(dataset, levels)
+    return rows
+
+
+def _level_rows(dataset: str, levels: list[dict]) -> list[dict]:
+    """Rows of the iterative levels, from the tickets' records (stage imp) and the
+    controls' (imp_controls, at the levels that have them): one row per network,
+    whichever job trained it; a network found in two records is an error."""
+    rows: list[dict] = []
+    seen: dict[tuple, str] = {}
     for rec in levels:
-        rows += _rows(dataset, "imp", rec, rec["networks"], None, rec["level"])
+        for row in _rows(dataset, "imp", rec, rec["networks"], None, rec["level"]):
+            key = (row["level"], row["method"], row["seed"], row["fold"])
+            if key in seen:
+                raise ValueError(f"level {key[0]}: {key[1]} of seed {key[2]} (split {key[3]}) is in two records, "
+                                 f"{seen[key]} and {rec['stage']}")
+            seen[key] = rec["stage"]
+            rows.append(row)
     return rows
 
 
@@ -225,8 +244,9 @@ def markdown(summaries: list[dict]) -> str:
         "paired difference from the dense network (same seed and split) lies above -tolerance there and "
         "at every denser point; '-' means it never does. Cells: retained fraction (mean test accuracy).",
         "",
-        "| dataset | dense test acc | units (seeds x splits) | tolerance | " + " | ".join(label(m) for m in present) + " |",
-        "|---|---|---|---|" + "---|" * len(present),
+        "| dataset | width (clearly better than the next smaller?) | dense test acc | units (seeds x splits) | "
+        "tolerance | " + " | ".join(label(m) for m in present) + " |",
+        "|---|---|---|---|---|" + "---|" * len(present),
     ]
     for s in summaries:
         oneshot = s["methods"].get("oneshot", {})
@@ -234,11 +254,77 @@ def markdown(summaries: list[dict]) -> str:
         for method in present:
             info = oneshot.get(method)
             cells.append("n/a" if info is None else "-" if info["retained"] is None else f"{info['retained']:.3f} ({info['test_acc']:.3f})")
-        lines.append(f"| {s['dataset']} | {s['dense_test_acc']:.3f} ± {s['dense_test_std']:.3f} | {s['n_units']} | "
-                     f"{s['tolerance']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {s['dataset']} | {_width_cell(s)} | {s['dense_test_acc']:.3f} ± {s['dense_test_std']:.3f} | "
+                     f"{s['n_units']} | {s['tolerance']} | " + " | ".join(cells) + " |")
+    noted = [s for s in summaries if s.get("notes")]
+    if noted:
+        lines += ["", "**Read these results with their caveats:**", ""]
+        lines += [f"- {s['dataset']}: {note}" for s in noted for note in s["notes"]]
     for s in summaries:
         lines += _dataset_tables(s)
     return "\n".join(lines) + "\n"
+
+
+def _width_cell(s: dict) -> str:
+    """The dense network's width and, when searched, the premise check against the next smaller width."""
+    selection = s.get("selection")
+    hidden = "-".join(map(str, s["hidden"]))
+    if selection is None:
+        return f"{hidden} (fixed)"
+    smaller = selection["next_smaller"]
+    edge = ", largest searched" if selection["at_edge"] else ""
+    if smaller["width"] is None:
+        return f"{hidden} (smallest searched{edge})"
+    return f"{hidden} ({smaller['premise']} vs {smaller['width']}: {_interval(smaller['difference'])}{edge})"
+
+
+def _selection_table(selection: dict) -> list[str]:
+    lines = [f"### width search ({selection['rule']} rule, tolerance {selection['tolerance']}, "
+             f"{selection['n_units']} units): mean validation accuracy; difference from the best width "
+             f"{selection['best_width']} [95% interval]", "",
+             "| width | val acc | − best | good enough | best point in the budget's last 20% |", "|---|---|---|---|---|"]
+    for w in selection["widths"]:
+        chosen = " **(chosen)**" if w["width"] == selection["width"] else ""
+        late = f"{w['late_share']:.0%}" + (" (under-trained)" if w["undertrained"] else "")
+        lines.append(f"| {w['width']}{chosen} | {w['val_acc']:.3f} ± {w['val_sd']:.3f} | {_interval(w['vs_best'])} | "
+                     f"{'yes' if w['qualifies'] else 'no'} | {late} |")
+    return [*lines, ""]
+
+
+# One-shot comparisons the summary states in words, per dataset, where both methods ran:
+# does the neuron-pruned network beat the narrow network of the same size trained from scratch?
+STATED = (("neurons", "dense_small"), ("neurons_finetune", "dense_small"))
+
+
+def comparison_word(diff: dict | None) -> str:
+    """What a paired difference a - b says: "better" or "worse" when its 95% interval
+    excludes 0, else "no difference shown" (also without an interval: one unit)."""
+    if diff is None or diff["low"] is None:
+        return "no difference shown"
+    if diff["low"] > 0:
+        return "better"
+    if diff["high"] < 0:
+        return "worse"
+    return "no difference shown"
+
+
+def stated_comparisons(s: dict) -> list[str]:
+    """The STATED comparisons of one dataset's summary, in words, fraction by fraction."""
+    lines = []
+    rows = s["comparisons"].get("oneshot", [])
+    for a, b in STATED:
+        mine = [c for c in rows if (c["a"], c["b"]) == (a, b)]
+        if not mine:
+            continue
+        by_word: dict[str, list[str]] = defaultdict(list)
+        for c in mine:
+            point = f"{c['retained']:.3f} ({_interval(c['difference'])})"
+            # Fractions below one unit's weights all keep one unit: the same networks, said once.
+            if point not in by_word[comparison_word(c["difference"])]:
+                by_word[comparison_word(c["difference"])].append(point)
+        said = "; ".join(f"{word} at {', '.join(points)}" for word, points in by_word.items())
+        lines.append(f"- **{label(a)}** against **{label(b)}** (a − b, retained: mean [95% interval]): {said}.")
+    return lines
 
 
 def _interval(diff: dict | None) -> str:
@@ -251,6 +337,8 @@ def _interval(diff: dict | None) -> str:
 
 def _dataset_tables(s: dict) -> list[str]:
     lines = ["", f"## {s['dataset']}", ""]
+    if s.get("selection"):
+        lines += _selection_table(s["selection"])
     for procedure, by_method in s["methods"].items():
         present = [m for m in CURVE_ORDER if m in by_method]
         keys = sorted({(p["fraction"], p["level"]) for m in present for p in by_method[m]["points"]},
@@ -279,32 +367,33 @@ def _dataset_tables(s: dict) -> list[str]:
             retained = next(c["retained"] for c in rows if (c["fraction"], c["level"]) == key)
             lines.append(f"| {retained:.3f} | " + " | ".join(cells) + " |")
         lines.append("")
+    stated = stated_comparisons(s)
+    if stated:
+        lines += ["### neuron pruning against a narrow network trained from scratch (same widths)", "", *stated, ""]
     return lines
 
 
-def choose_width(mean_val_acc: dict[int, float], tolerance: float) -> int:
-    """The smallest width whose mean validation accuracy is within tolerance of the best."""
-    best = max(mean_val_acc.values())
-    return min(w for w, acc in mean_val_acc.items() if acc >= best - tolerance)
-
-
-def select_width(width_paths: list[Path], tolerance: float, out_json: Path, out_png: Path) -> None:
+def select_width(width_paths: list[Path], settings: SelectionSettings, out_json: Path, out_png: Path) -> None:
+    """The width search's decision (lthpipe.selection) from every width's record."""
     records = sorted((read_json(p) for p in width_paths), key=lambda r: r["width"])
-    val = {r["width"]: mean(r["metrics"]["val_acc"]) for r in records}
-    test = {r["width"]: mean(r["metrics"]["test_acc"]) for r in records}
-    chosen = choose_width(val, tolerance)
-    smaller = [w for w in val if w < chosen]
-    next_smaller = max(smaller) if smaller else None
+    units = records[0]["networks"]
+    for r in records:
+        if r["networks"] != units:
+            raise ValueError(f"width {r['width']} trained other networks than width {records[0]['width']}: cannot pair")
+    selection = selection_rules.choose({r["width"]: r["metrics"]["val_acc"] for r in records}, settings.tolerance,
+                                       settings.rule)
+    for row, record in zip(selection["widths"], records):
+        row["test_acc"] = mean(record["metrics"]["test_acc"])
+        row.update(selection_rules.undertraining(record["metrics"]))
+    chosen = next(w for w in selection["widths"] if w["width"] == selection["width"])
     selection = {
-        "stage": "selection", "dataset": records[0]["dataset"], "width": chosen, "tolerance": tolerance,
-        "best_val_acc": max(val.values()), "val_acc": val[chosen], "test_acc": test[chosen],
-        "next_smaller_width": next_smaller,
-        "next_smaller_val_acc": val[next_smaller] if next_smaller is not None else None,
-        "next_smaller_test_acc": test[next_smaller] if next_smaller is not None else None,
-        "val_acc_by_width": {str(w): a for w, a in val.items()},
-        "parents": [str(p) for p in width_paths],
+        "stage": "selection", "dataset": records[0]["dataset"], **selection,
+        "val_acc": chosen["val_acc"], "test_acc": chosen["test_acc"],
+        "best_val_acc": max(w["val_acc"] for w in selection["widths"]),
     }
-    plots.width_plot(records, chosen, tolerance, out_png)
+    selection["notes"] = selection_rules.notes(selection)
+    selection["parents"] = [str(p) for p in width_paths]
+    plots.width_plot(records, selection, out_png)
     write_json(out_json, selection)
 
 
@@ -323,11 +412,69 @@ def aggregate(
     masks = [{"fraction": rec["fraction"], **rec["masks"]} for rec in pruned]
     summary = dataset_summary(dataset, rows, selection, read_json(data_path), masks, settings.tolerance)
     summary["hidden"] = dense["hidden"]
+    summary["notes"] = (selection["notes"] if selection else []) + _training_notes(dense, retrained)
     summary["training"] = training_curves(dense, retrained)
     write_text(out_csv, to_csv(rows))
     for name, draw in FIGURES.items():
         draw(summary, figures[name])
     write_json(out_json, summary)
+
+
+def _training_notes(dense: dict, retrained: list[dict]) -> list[str]:
+    """Under-training of the dense networks and of each retrained method (lthpipe.selection)."""
+    notes = []
+    if selection_rules.undertraining(dense["metrics"])["undertrained"]:
+        notes.append("under-trained dense networks: most reached their best validation point in the last "
+                     f"{selection_rules.LATE_SHARE:.0%} of the budget; raise `train.epochs` or set `train.patience`")
+    late: dict[str, int] = defaultdict(int)
+    for rec in retrained:
+        by_method = defaultdict(list)
+        for network, best, budget in zip(rec["networks"], rec["metrics"]["best_iteration"], rec["metrics"]["budget"]):
+            by_method[network["method"]].append((best, budget))
+        for method, pairs in by_method.items():
+            late[method] += selection_rules.late_share(*zip(*pairs)) > selection_rules.LATE_UNITS
+    counts = [f"{label(m)} at {k} of {len(retrained)}" for m, k in late.items() if k]
+    if counts:
+        notes.append("under-trained retraining (most networks still improving in the budget's last "
+                     f"{selection_rules.LATE_SHARE:.0%}), fractions: " + "; ".join(counts))
+    return notes
+
+
+INSTABILITY_KINDS = ("dense", "ticket")  # the networks the instability stage spawns copies of
+
+
+def instability_points(records: list[dict]) -> list[dict]:
+    """Per rewind point and kind of network, the error barriers between the two copies
+    (mean, sd, every network's) and the copies' test accuracy at early stopping (mean
+    over networks and copies), with the mean error along the line."""
+    points = []
+    for rec in sorted(records, key=lambda r: r["at"]):
+        for kind in INSTABILITY_KINDS:
+            mine = [n for n in rec["networks"] if n["kind"] == kind]
+            barriers = [n["barrier"] for n in mine]
+            accs = [acc for n in mine for acc in n["test_acc"]]
+            points.append({
+                "at": rec["at"], "iteration": mean(n["iteration"] for n in mine), "kind": kind,
+                "retained": mean(n["retained"] for n in mine), "barrier": mean(barriers),
+                "barrier_sd": pstdev(barriers), "barriers": barriers, "test_acc": mean(accs),
+                "test_acc_sd": pstdev(accs), "curve": [mean(c) for c in zip(*(n["error_curve"] for n in mine))],
+            })
+    return points
+
+
+def summarize_instability(dataset: str, dense_path: Path, record_paths: list[Path], out_json: Path, out_png: Path) -> None:
+    """The instability analysis of one dataset, every rewind point: a summary and a figure
+    of the error barrier against the rewind point beside the copies' accuracy there."""
+    dense = read_json(dense_path)
+    records = [read_json(p) for p in record_paths]
+    summary = {
+        "stage": "instability_summary", "dataset": dataset, "hidden": dense["hidden"], "unit": records[0]["unit"],
+        "fraction": records[0]["fraction"], "alphas": records[0]["alphas"],
+        "dense_test_acc": mean(dense["metrics"]["test_acc"]), "points": instability_points(records),
+        "parents": [str(dense_path), *map(str, record_paths)],
+    }
+    write_json(out_json, summary)
+    plots.instability_plot(summary, out_png)
 
 
 FORM_NAMES = {
@@ -341,15 +488,26 @@ def inference_markdown(benchmarks: list[dict]) -> list[str]:
     lines = []
     for bench in benchmarks:
         s = bench["settings"]
-        lines += ["", f"## {bench['dataset']}: cost of running one network ({s['method']}, seed {s['seed']})", "",
+        methods = [s["method"], *s.get("also", [])]
+        # A method column when networks of several methods were timed (inference.also).
+        column = len(methods) > 1
+        title = ", ".join(methods)
+        lines += ["", f"## {bench['dataset']}: cost of running one network ({title}, seed {s['seed']})", "",
                   "Size of the model file; multiply-adds per sample; batch-1 latency and batch-"
                   f"{s['batch']} throughput, median [quartiles] of {s['repeats']} repeats. SciPy's sparse "
                   "product uses one thread whatever the setting.", "",
-                  "| retained | threads | form | effective hidden | size (KB) | multiply-adds | latency (µs) | throughput (/s) |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for row in sorted(bench["rows"], key=lambda r: (-r["fraction"], r["threads"], list(FORM_NAMES).index(r["form"]))):
+                  "| retained | " + ("method | " if column else "") + "threads | form | effective hidden | size (KB) | "
+                  "multiply-adds | latency (µs) | throughput (/s) |",
+                  "|---|---|---|---|---|---|---|---|" + ("---|" if column else "")]
+
+        def order(r: dict) -> tuple:
+            method = methods.index(r.get("method", s["method"]))
+            return -r["fraction"], r["threads"], method, list(FORM_NAMES).index(r["form"])
+
+        for row in sorted(bench["rows"], key=order):
+            method = f"{row.get('method', s['method'])} | " if column else ""
             lines.append(
-                f"| {row['retained']:.3f} | {row['max_threads']} | {FORM_NAMES[row['form']]} | "
+                f"| {row['retained']:.3f} | {method}{row['max_threads']} | {FORM_NAMES[row['form']]} | "
                 f"{row.get('effective_hidden', '')} | {row['bytes'] / 1024:.1f} | {row['multiply_adds']:,} | "
                 f"{row['latency_us']:.1f} [{row['latency_us_q1']:.1f}, {row['latency_us_q3']:.1f}] | "
                 f"{row['throughput_per_s']:,.0f} |"
@@ -396,3 +554,7 @@ def markdown_to_html(text: str, title: str) -> str:
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
+
+
+# The suites' reporting rules (lthpipe.suite_report), reached by rule name like the ones above.
+from lthpipe.suite_report import suite_member, suite_planted, suite_summary  # noqa: E402, F401

@@ -7,7 +7,9 @@ lottery."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +17,10 @@ from pathlib import Path
 import torch
 
 from lthpipe import checkpoint, compact, numerics, stability
-from lthpipe.artifacts import write_json
+from lthpipe.artifacts import read_json, write_json
 from lthpipe.checkpoint import NetworkId, Stack
-from lthpipe.datasets import Dataset, DataSettings, load_dataset, make_dataset, save_dataset
+from lthpipe.datasets import Dataset, DataSettings, Splits, load_dataset, make_dataset, save_dataset
+from lthpipe.errors import Refused
 from lthpipe.lottery import METHODS
 from lthpipe.model import Architecture, Params, derive_seed, init_params, stack, unstack
 from lthpipe.prune import (
@@ -30,17 +33,22 @@ from lthpipe.prune import (
     retained_fraction,
     same_budget_mask,
 )
+from lthpipe.regrowth import Regrowth, start_mask
 from lthpipe.saliency import at_init_mask
 from lthpipe.settings import (
     DenseSettings,
+    IMP_TICKET,
     InferenceSettings,
     LevelSettings,
     PruneSettings,
     RetrainSettings,
+    SparseTrainingSettings,
+    SpawnSettings,
     TrainingRun,
     WidthSettings,
     to_params,
 )
+from lthpipe.structured import neuron_mask
 from lthpipe.train import RewindPoint, TrainResult, accuracy, resolve_device, train_stack
 
 log = logging.getLogger(__name__)
@@ -52,6 +60,41 @@ def make_data(dataset: str, settings: DataSettings, out: Path) -> None:
     save_dataset(out, data, {"stage": "data", "dataset": dataset, "settings": settings.to_params()})
 
 
+def check_data(dataset: str, settings: DataSettings, out: Path) -> None:
+    """A suite member's data, built as make_data builds it but not kept: the verdict,
+    accepted or refused with the message, so that a refused member is reported in its
+    suite's summary while the other members run (lthpipe.suites)."""
+    try:
+        data = make_dataset(dataset, settings.source, settings.split)
+    except Refused as err:
+        log.warning("refused: %s", err)
+        verdict = {"accepted": False, "message": str(err)}
+    else:
+        verdict = {"accepted": True, "message": None, "n_features": data.record["n_features"],
+                   "n_classes": data.record["n_classes"]}
+    write_json(out, {"stage": "check", "dataset": dataset, **verdict, "settings": settings.to_params()})
+
+
+def planted_inputs(record_path: Path, retrain_paths: list[Path], dataset: str, out: Path) -> None:
+    """What every retrained network's mask did to the planted inputs (lthpipe.planted):
+    per network, the shares of planted and real first-layer connections removed and
+    the AUCs of "connection survives" as a detector of real inputs."""
+    from lthpipe.planted import removal_shares
+
+    planted = read_json(record_path)["planted"]
+    rows = []
+    for path in retrain_paths:
+        found, record = checkpoint.load_stack(path, stage="retrain", dataset=dataset)
+        first = found.sections["mask"]["w0"]  # (networks, hidden, inputs) bool
+        kept = first.sum(1).tolist()  # (networks, inputs): connections each input keeps
+        for network, about, counts in zip(found.networks, record["networks"], kept):
+            rows.append({"fraction": record["fraction"], "method": network.method, "seed": network.seed,
+                         "fold": network.fold, "retained": about["retained"],
+                         **removal_shares(counts, first.shape[1], planted["columns"])})
+    write_json(out, {"stage": "planted", "dataset": dataset, "planted": planted, "networks": rows,
+                     "parents": [str(record_path), *map(str, retrain_paths)]})
+
+
 def network_seed(seed: int, fold: int) -> int:
     """The seed a network of split `fold` draws from: the config seed itself on the
     first split (so one split gives what it always gave), a derived one on the
@@ -60,9 +103,19 @@ def network_seed(seed: int, fold: int) -> int:
 
 
 def _compute(device: str) -> dict:
-    """What a training job ran on; its bits depend on the device and the thread count."""
-    return {"device": str(resolve_device(device)), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            **numerics.describe()}
+    """What a training job ran on; its bits depend on the device and the thread count,
+    and on a GPU on which GPU and which CUDA and cuDNN builds ran it."""
+    resolved = resolve_device(device)
+    compute = {"device": str(resolved), "threads": torch.get_num_threads(), "torch": torch.__version__,
+               **numerics.describe()}
+    if resolved.type == "cuda":
+        # Called in the job's own process (a child of the warm worker), never before the fork.
+        compute.update({
+            "gpu": torch.cuda.get_device_name(resolved), "capability": list(torch.cuda.get_device_capability(resolved)),
+            "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
+            "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+        })
+    return compute
 
 
 @dataclass
@@ -72,35 +125,55 @@ class Trained:
     trained: Params
     metrics: dict[str, list]
     rewind: dict[int, RewindPoint]
+    masks: Params | None = None  # each network's mask at its early-stopping point, when masks changed (SET, RigL)
+
+
+def _regrowth(networks: list[NetworkId], sparse: SparseTrainingSettings | None, total: int) -> Regrowth | None:
+    """The mask update of one stack's SET and RigL networks, or None when it has none."""
+    if sparse is None:
+        return None
+    rules = [METHODS[n.method].regrowth for n in networks]
+    if not any(rules):
+        return None
+    return Regrowth(rules, [network_seed(n.seed, n.fold) for n in networks], sparse, total)
 
 
 def _train(
     networks: list[NetworkId], start: Params, data: Dataset, run: TrainingRun, masks: Mask | None = None,
     resume: dict[int, RewindPoint] | None = None, rewind_at: dict[int, int] | None = None,
+    sparse: SparseTrainingSettings | None = None,
 ) -> Trained:
     """Train each fold's networks as one stack on that fold's split (networks of one
-    job share the minibatch order); per-network metrics come back in the given order."""
+    job share the minibatch order); per-network metrics come back in the given order.
+    With `sparse`, the masks of SET and RigL networks change as lthpipe.regrowth says."""
     device = resolve_device(run.device)
     results: dict[int, tuple[list[int], TrainResult]] = {}
     for fold in sorted({n.fold for n in networks}):
         keep = [i for i, n in enumerate(networks) if n.fold == fold]
         idx = torch.tensor(keep)
+        split = data.folds[fold]
         results[fold] = keep, train_stack(
-            {k: v.index_select(0, idx) for k, v in start.items()}, data.folds[fold], run.train, run.order_seed,
+            {k: v.index_select(0, idx) for k, v in start.items()}, split, run.train, run.order_seed,
             None if masks is None else {k: m.index_select(0, idx) for k, m in masks.items()}, device,
             resume=(resume or {}).get(fold), rewind_at=(rewind_at or {}).get(fold),
+            mask_update=_regrowth([networks[i] for i in keep], sparse, run.train.total_iterations(split.n_train)),
         )
     trained = {k: torch.empty_like(v) for k, v in start.items()}
+    final_masks = None
+    if any(r.best_mask is not None for _, r in results.values()):
+        final_masks = {k: m.clone() for k, m in masks.items()}
     metrics: dict[str, list] = {}
     for keep, result in results.values():
         for k, v in result.best.items():
             trained[k][keep] = v
+        for k, m in (result.best_mask or {}).items():
+            final_masks[k][keep] = m
         for key, values in result.metrics().items():
             metrics.setdefault(key, [None] * len(networks))
             for i, value in zip(keep, values):
                 metrics[key][i] = value
     rewind = {fold: r.rewind for fold, (_, r) in results.items() if r.rewind is not None}
-    return Trained(trained, metrics, rewind)
+    return Trained(trained, metrics, rewind, final_masks)
 
 
 def _dense_networks(seeds: tuple[int, ...], data: Dataset) -> list[NetworkId]:
@@ -226,6 +299,8 @@ class LotteryStart:
     init: Params
     rewind: Params
     masks: dict[str, Mask]
+    trained: Params | None = None  # the dense network's trained weights
+    distribution: str = "uniform"  # SET's and RigL's start masks (lthpipe.regrowth)
 
     def mask(self, source: str) -> Mask:
         return self.masks[source]
@@ -240,9 +315,18 @@ class LotteryStart:
         kept = sum(int(m.sum()) for m in mask.values())
         return dense_small_network(self.arch, dense_hidden(self.arch, kept), self.seed, self.scheme)
 
+    def neurons(self, mask: Mask) -> Mask:
+        if self.trained is None:
+            raise ValueError("neuron pruning needs the dense network's trained weights")
+        return neuron_mask(self.trained, self.arch, sum(int(m.sum()) for m in mask.values()))
+
+    def sparse_start(self, mask: Mask) -> Mask:
+        return start_mask(mask, self.seed, self.distribution)
+
 
 def _lottery_stack(
     dense: Stack, methods: tuple[str, ...], scheme: str, masks_of: Callable[[int, NetworkId], dict[str, Mask]], level: int = 0,
+    distribution: str = "uniform",
 ) -> tuple[list[NetworkId], Params, Params]:
     """Networks, starting weights and masks of every method for every dense network
     (split by split, method by method, seed by seed)."""
@@ -254,7 +338,7 @@ def _lottery_stack(
                 if n.fold != fold:
                     continue
                 start = LotteryStart(dense.arch, network_seed(n.seed, n.fold), scheme, _sub(dense.sections["init"], i),
-                                     _sub(rewind, i), masks_of(i, n))
+                                     _sub(rewind, i), masks_of(i, n), _sub(dense.sections["trained"], i), distribution)
                 weights, mask = METHODS[method].start(start)
                 networks.append(NetworkId(method, n.seed, n.fold, level))
                 starts.append(weights)
@@ -270,13 +354,20 @@ def _resume_points(dense: Stack, record: dict) -> dict[int, RewindPoint] | None:
     return {f: RewindPoint(iterations[f], {}, dense.order_state[f]) for f in iterations}
 
 
-def _describe(networks: list[NetworkId], masks: Params) -> list[dict]:
+def _describe(networks: list[NetworkId], masks: Params, start: Params | None = None) -> list[dict]:
     """Each network of a stack with the fraction of weights its mask keeps and its
-    hidden widths once units without inputs or outputs are removed (lthpipe.compact)."""
-    return [
+    hidden widths once units without inputs or outputs are removed (lthpipe.compact);
+    with the `start` masks of networks whose masks changed (SET, RigL), the share of
+    their kept weights that were not kept at the start."""
+    about = [
         {**vars(n), "retained": retained_fraction(mask), "effective_hidden": compact.effective_widths(mask)}
         for n, mask in ((n, _sub(masks, i)) for i, n in enumerate(networks))
     ]
+    for i, n in enumerate(networks):
+        if start is not None and METHODS[n.method].regrowth:
+            final, first = _sub(masks, i), _sub(start, i)
+            about[i]["regrown"] = sum(int((final[k] & ~first[k]).sum()) for k in final) / sum(int(m.sum()) for m in final.values())
+    return about
 
 
 def retrain(
@@ -291,52 +382,107 @@ def retrain(
     def masks_of(i: int, n: NetworkId) -> dict[str, Mask]:
         return {m.method: _sub(masks, j) for j, m in enumerate(found.networks) if (m.seed, m.fold) == (n.seed, n.fold)}
 
-    networks, starts, net_masks = _lottery_stack(dense, settings.methods, settings.run.init, masks_of)
-    result = _train(networks, starts, data, settings.run, net_masks, resume=_resume_points(dense, dense_record))
-    checkpoint.save_stack(out, Stack(dense.arch, networks, {"trained": result.trained, "mask": net_masks}), {
+    distribution = settings.sparse.distribution if settings.sparse else "uniform"
+    networks, starts, net_masks = _lottery_stack(dense, settings.methods, settings.run.init, masks_of,
+                                                 distribution=distribution)
+    result = _train(networks, starts, data, settings.run, net_masks, resume=_resume_points(dense, dense_record),
+                    sparse=settings.sparse)
+    # SET's and RigL's masks at their early-stopping points; the others' never change.
+    final_masks = net_masks if result.masks is None else result.masks
+    checkpoint.save_stack(out, Stack(dense.arch, networks, {"trained": result.trained, "mask": final_masks}), {
         "stage": "retrain", "dataset": dataset, "fraction": pruned["fraction"], "width": dense_record["width"],
         "hidden": dense_record["hidden"], "seeds": dense_record["seeds"], "methods": list(settings.methods),
         "settings": to_params(settings), "rewind": dense_record["rewind"], "compute": _compute(settings.run.device),
         "parents": [str(data_path), str(dense_path), str(masks_path)], "metrics": result.metrics,
-    }, _describe(networks, net_masks))
+    }, _describe(networks, final_masks, None if result.masks is None else net_masks))
 
 
-def imp(data_path: Path, dense_path: Path, previous_path: Path, dataset: str, settings: LevelSettings, out: Path) -> None:
-    """One level of iterative magnitude pruning: prune `rate` of what the previous
-    level's ticket kept (its trained weights' magnitudes), rewind, retrain, beside
-    the controls at the same sparsity."""
-    data = load_dataset(data_path, dataset)
-    dense, dense_record = checkpoint.load_stack(dense_path, stage="dense", dataset=dataset)
-    level = settings.level
-    if level == 1:
+def _level_masks(dense: Stack, previous_path: Path, dataset: str, settings: LevelSettings) -> list[Mask]:
+    """Each dense network's mask at this level (in the dense stack's order): `rate`
+    of what the previous level's ticket kept, pruned by its trained weights' magnitudes."""
+    if settings.level == 1:
         before = dense.sections["trained"]
         previous_masks = [{k: torch.ones_like(v, dtype=torch.bool) for k, v in _sub(before, i).items() if k.startswith("w")}
                           for i in range(len(dense.networks))]
         previous_trained = unstack(before)
     else:
         prev, _ = checkpoint.load_stack(previous_path, stage="imp", dataset=dataset)
-        ticket = {(n.seed, n.fold): i for i, n in enumerate(prev.networks) if n.method == "rewind"}
-        order = [ticket[(n.seed, n.fold)] for n in dense.networks]
+        order = _ticket_order(prev, dense)
         previous_masks = [_sub(prev.sections["mask"], i) for i in order]
         previous_trained = [_sub(prev.sections["trained"], i) for i in order]
-    scope = settings.scope
-    level_masks = [level_mask(t, m, settings.rate, settings.output_rate, scope)
-                   for t, m in zip(previous_trained, previous_masks)]
+    return [level_mask(t, m, settings.rate, settings.output_rate, settings.scope)
+            for t, m in zip(previous_trained, previous_masks)]
+
+
+def _ticket_order(tickets: Stack, dense: Stack) -> list[int]:
+    """The position in `tickets` of each dense network's ticket."""
+    ticket = {(n.seed, n.fold): i for i, n in enumerate(tickets.networks) if n.method == IMP_TICKET}
+    return [ticket[(n.seed, n.fold)] for n in dense.networks]
+
+
+def _train_level(
+    data: Dataset, dense: Stack, dense_record: dict, level_masks: list[Mask], settings: LevelSettings,
+) -> tuple[list[NetworkId], Params, Trained]:
+    """The networks of `settings.methods` at one level, from its masks: the ticket
+    (the level's mask, rewound), and the controls at the same sparsity."""
     dense_trained = unstack(dense.sections["trained"])
 
     def masks_of(i: int, n: NetworkId) -> dict[str, Mask]:
         magnitude = {k: v.abs() for k, v in dense_trained[i].items() if k.startswith("w")}
-        return {"magnitude": level_masks[i], "oneshot": same_budget_mask(magnitude, level_masks[i], scope)}
+        return {"magnitude": level_masks[i], "oneshot": same_budget_mask(magnitude, level_masks[i], settings.scope)}
 
-    networks, starts, net_masks = _lottery_stack(dense, settings.methods, settings.run.init, masks_of, level)
+    networks, starts, net_masks = _lottery_stack(dense, settings.methods, settings.run.init, masks_of, settings.level)
     result = _train(networks, starts, data, settings.run, net_masks, resume=_resume_points(dense, dense_record))
+    return networks, net_masks, result
+
+
+def _save_level(
+    out: Path, stage: str, dataset: str, dense: Stack, dense_record: dict, level_masks: list[Mask],
+    settings: LevelSettings, networks: list[NetworkId], net_masks: Params, result: Trained, parents: list[Path],
+) -> None:
     checkpoint.save_stack(out, Stack(dense.arch, networks, {"trained": result.trained, "mask": net_masks}), {
-        "stage": "imp", "dataset": dataset, "level": level, "width": dense_record["width"],
+        "stage": stage, "dataset": dataset, "level": settings.level, "width": dense_record["width"],
         "hidden": dense_record["hidden"], "seeds": dense_record["seeds"], "methods": list(settings.methods),
         "retained": [retained_fraction(m) for m in level_masks], "settings": to_params(settings),
         "rewind": dense_record["rewind"], "compute": _compute(settings.run.device),
-        "parents": [str(data_path), str(dense_path), str(previous_path)], "metrics": result.metrics,
+        "parents": [str(p) for p in parents], "metrics": result.metrics,
     }, _describe(networks, net_masks))
+
+
+def imp(data_path: Path, dense_path: Path, previous_path: Path, dataset: str, settings: LevelSettings, out: Path) -> None:
+    """One level of iterative magnitude pruning: prune `rate` of what the previous
+    level's ticket kept (its trained weights' magnitudes), rewind, retrain. The
+    workflow trains the ticket alone here (the next level waits for it) and the
+    controls in imp_controls; `settings.methods` may hold controls too, trained in
+    the same stack with the same numbers (tests/test_imp.py)."""
+    if IMP_TICKET not in settings.methods:
+        raise ValueError(f"level {settings.level}: the chain continues from the {IMP_TICKET} ticket; "
+                         f"methods {settings.methods} leave it out")
+    data = load_dataset(data_path, dataset)
+    dense, dense_record = checkpoint.load_stack(dense_path, stage="dense", dataset=dataset)
+    level_masks = _level_masks(dense, previous_path, dataset, settings)
+    networks, net_masks, result = _train_level(data, dense, dense_record, level_masks, settings)
+    _save_level(out, "imp", dataset, dense, dense_record, level_masks, settings, networks, net_masks, result,
+                [data_path, dense_path, previous_path])
+
+
+def imp_controls(
+    data_path: Path, dense_path: Path, ticket_path: Path, dataset: str, settings: LevelSettings, out: Path,
+) -> None:
+    """The controls of one level (re-initialised, random mask, one-shot mask, ...),
+    with the masks the level's ticket (`ticket_path`, the imp stage's output) was
+    trained with; nothing in the chain waits for them."""
+    if not settings.methods or IMP_TICKET in settings.methods:
+        raise ValueError(f"level {settings.level}: the controls' job trains controls only, not {settings.methods}")
+    data = load_dataset(data_path, dataset)
+    dense, dense_record = checkpoint.load_stack(dense_path, stage="dense", dataset=dataset)
+    tickets, ticket_record = checkpoint.load_stack(ticket_path, stage="imp", dataset=dataset)
+    if ticket_record["level"] != settings.level:
+        raise ValueError(f"{ticket_path} is level {ticket_record['level']}, not {settings.level}")
+    level_masks = [_sub(tickets.sections["mask"], i) for i in _ticket_order(tickets, dense)]
+    networks, net_masks, result = _train_level(data, dense, dense_record, level_masks, settings)
+    _save_level(out, "imp_controls", dataset, dense, dense_record, level_masks, settings, networks, net_masks, result,
+                [data_path, dense_path, ticket_path])
 
 
 def decision_regions(
@@ -431,7 +577,9 @@ def benchmark_inference(
     out_json: Path, out_png: Path,
 ) -> None:
     """Size, multiply-adds, latency and throughput of one network per fraction in every
-    form, at each pinned thread count (lthpipe.inference); a table and a figure."""
+    form, at each pinned thread count (lthpipe.inference), for `settings.method` and each
+    method of `settings.also` (neuron pruning's smaller dense networks beside the
+    unstructured ticket at the same weight count); a table and a figure."""
     import math
     import tempfile
 
@@ -444,17 +592,95 @@ def benchmark_inference(
     unpruned = _sub(dense.sections["trained"], dense.index(NetworkId("dense", settings.seed, 0)))
     rows = []
     for path in retrain_paths:
-        params, mask, record = retrained_network(path, dataset, settings.method, settings.seed)
-        for threads in settings.threads:
-            timing = inference.BenchmarkSettings(threads=threads, batch=settings.batch, repeats=settings.repeats)
-            with tempfile.TemporaryDirectory(dir=Path(out_json).parent) as folder:
-                provenance = {"dataset": dataset, "fraction": record["fraction"], "method": settings.method,
-                              "seed": settings.seed}
-                widths = compact.effective_widths(mask)
-                for row in inference.benchmark(unpruned, params, mask, x, Path(folder), timing, provenance):
-                    rows.append({"fraction": record["fraction"], "effective_hidden": widths, **row})
-            log.info("fraction %s, %d thread(s): %s", record["fraction"], threads,
-                     {r["form"]: round(r["latency_us"], 1) for r in rows[-len(inference.FORMS):]})
+        for method in (settings.method, *settings.also):
+            params, mask, record = retrained_network(path, dataset, method, settings.seed)
+            for threads in settings.threads:
+                timing = inference.BenchmarkSettings(threads=threads, batch=settings.batch, repeats=settings.repeats)
+                with tempfile.TemporaryDirectory(dir=Path(out_json).parent) as folder:
+                    provenance = {"dataset": dataset, "fraction": record["fraction"], "method": method,
+                                  "seed": settings.seed}
+                    widths = compact.effective_widths(mask)
+                    for row in inference.benchmark(unpruned, params, mask, x, Path(folder), timing, provenance):
+                        rows.append({"fraction": record["fraction"], "method": method, "effective_hidden": widths,
+                                     **row})
+                log.info("fraction %s, %s, %d thread(s): %s", record["fraction"], method, threads,
+                         {r["form"]: round(r["latency_us"], 1) for r in rows[-len(inference.FORMS):]})
     write_json(out_json, {"stage": "inference", "dataset": dataset, "settings": to_params(settings),
                           "compute": _compute("cpu"), "rows": rows})
     plots.inference_plot(rows, out_png)
+
+
+def _weights_at(init: Params, split: Splits, run: TrainingRun, iteration: int) -> Params:
+    """The weights a dense training run (its minibatch order, its optimizer) has after
+    `iteration` steps from `init`: θ_k of every network of the stack."""
+    if iteration == 0:
+        return {k: v.clone() for k, v in init.items()}
+    train = dataclasses.replace(run.train, iterations=iteration, eval_every=iteration, patience=None)
+    return train_stack(init, split, train, run.order_seed, device=resolve_device(run.device)).final
+
+
+def instability(data_path: Path, dense_path: Path, dataset: str, settings: SpawnSettings, out: Path) -> None:
+    """Instability analysis at one rewind point k (lthpipe.instability; Frankle et al.
+    2020): every dense network and its magnitude ticket at `settings.fraction` start
+    from θ_k of the dense training and train twice, on two other minibatch orders, for
+    the rest of the budget; the error barrier between the two copies' final weights on
+    the test split, and each copy's test accuracy at its early-stopping point."""
+    from lthpipe import instability as lmc
+
+    data = load_dataset(data_path, dataset)
+    dense, _ = checkpoint.load_stack(dense_path, stage="dense", dataset=dataset)
+    run, device = settings.run, resolve_device(settings.run.device)
+    weights = lmc.alphas(settings.points)
+    about: list[dict] = []
+    for fold, split in enumerate(data.folds):
+        rows = [i for i, n in enumerate(dense.networks) if n.fold == fold]
+        k = settings.rewind.iteration(run.train, split.n_train)
+        theta_k = _weights_at({name: v[rows] for name, v in dense.sections["init"].items()}, split, run, k)
+        tickets = [magnitude_mask(_sub(dense.sections["trained"], i), settings.fraction, settings.scope) for i in rows]
+        everything = [{name: torch.ones_like(m) for name, m in t.items()} for t in tickets]
+        kinds = ["dense"] * len(rows) + ["ticket"] * len(rows)
+        start, masks = {name: torch.cat([v, v]) for name, v in theta_k.items()}, stack(everything + tickets)
+        copies = []
+        for copy in ("a", "b"):
+            order = torch.Generator().manual_seed(derive_seed(run.order_seed, f"instability copy {copy}"))
+            copies.append(train_stack(start, split, run.train, run.order_seed, masks, device,
+                                      resume=RewindPoint(k, {}, order.get_state())))
+        for j, (kind, i) in enumerate(zip(kinds, rows + rows)):
+            a, b = _sub(copies[0].final, j), _sub(copies[1].final, j)
+            curve = lmc.error_curve(a, b, weights, split.x_test, split.y_test)
+            about.append({
+                "kind": kind, "seed": dense.networks[i].seed, "fold": fold, "iteration": k,
+                "retained": retained_fraction(_sub(masks, j)), "barrier": lmc.barrier(curve),
+                "error_curve": curve.tolist(), "test_acc": [c.test_acc[j].item() for c in copies],
+                "final_test_acc": [c.final_test_acc[j].item() for c in copies],
+            })
+        log.info("fold %d, k = %d: barriers %s", fold, k, [round(r["barrier"], 4) for r in about if r["fold"] == fold])
+    write_json(out, {
+        "stage": "instability", "dataset": dataset, "at": settings.rewind.at, "unit": settings.rewind.unit,
+        "fraction": settings.fraction, "alphas": weights.tolist(), "settings": to_params(settings),
+        "compute": _compute(run.device), "parents": [str(data_path), str(dense_path)], "networks": about,
+    })
+
+
+def align_overlap(dense_path: Path, prune_paths: list[Path], dataset: str, out_json: Path, out_png: Path) -> None:
+    """Seed-vs-seed overlap of the magnitude masks of every fraction, with the hidden
+    units of each pair of seeds matched by their trained weights first (lthpipe.alignment)
+    and without, against the exact chance level and against the same matching of the
+    untrained networks (θ0); a table and a figure."""
+    from lthpipe import alignment, plots
+
+    dense, _ = checkpoint.load_stack(dense_path, stage="dense", dataset=dataset)
+    units = [(n.seed, n.fold) for n in dense.networks]
+    trained = [_sub(dense.sections["trained"], i) for i in range(len(units))]
+    masks, scopes = {}, set()
+    for path in prune_paths:
+        found, record = checkpoint.load_stack(path, stage="prune", dataset=dataset)
+        masks[record["fraction"]] = [_sub(found.sections["mask"], found.index(NetworkId("magnitude", *u))) for u in units]
+        scopes.add(record["scope"])
+    untrained = [_sub(dense.sections["init"], i) for i in range(len(units))]
+    overlap = alignment.aligned_overlap(units, trained, masks, untrained, scopes.pop())
+    log.info("weight cosine between seeds: %s", overlap["weight_cosine"])
+    result = {"stage": "aligned_overlap", "dataset": dataset, "hidden": list(dense.arch.hidden), **overlap,
+              "parents": [str(dense_path), *map(str, prune_paths)]}
+    write_json(out_json, result)
+    plots.aligned_overlap_plot(result, out_png)

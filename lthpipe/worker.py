@@ -24,18 +24,27 @@ What keeps it trustworthy:
 - Anything that stops the worker from taking the request (no socket, a worker that
   cannot start, a lost race) makes the job run in its own process instead.
 
-Off when ``LTHPIPE_WORKER=0``, outside Linux, and inside a SLURM job (the batch
-system would kill a worker started by one job when that job ends, with other jobs'
-children in it).
+- It trusts no one: its folder must be a real directory (not a symlink) that only
+  this user can enter; a connection from another user is closed unread
+  (``SO_PEERCRED``); a request cannot name what to run (each worker runs the one
+  entry point it was started with, ``jobs.execute``), and its arguments unpickle
+  into lthpipe's own classes and plain values only.
+- It leaves nothing behind: its socket, lock and log go when it leaves, and a
+  starting worker removes those of workers that are gone.
+
+Off when ``LTHPIPE_WORKER=0``, outside Linux, and inside a batch job (SLURM,
+PBS/Torque, LSF, Grid Engine, HTCondor, Flux: the batch system kills what a job
+leaves behind, so a worker started by one job would die with it, with other
+jobs' children in it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import importlib
 import importlib.util
+import io
 import json
 import logging
 import os
@@ -43,6 +52,7 @@ import pickle
 import select
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -53,6 +63,8 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
+from lthpipe import provenance
+
 IDLE_SECONDS = 60
 START_TIMEOUT_SECONDS = 60
 # Read by torch, MKL, OpenMP or CUDA when torch is imported: a worker started under
@@ -61,12 +73,23 @@ IMPORT_ENVIRONMENT = ("CUDA", "KMP_", "LD_", "MKL_", "OMP_", "PYTHON", "PYTORCH_
 _HEADER = struct.Struct("!Q")
 _PID = struct.Struct("!q")
 _OK, _FAILED = b"0", b"1"
+_CREDENTIALS = struct.Struct("3i")  # SO_PEERCRED: pid, uid, gid
+# What a job's request may run: the job-execution entry point.
+ENTRY_POINT = "lthpipe.jobs:execute"
+# Set inside a batch job by SLURM, PBS/Torque, LSF, Grid Engine, HTCondor and Flux.
+BATCH_JOB_VARIABLES = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "SGE_JOB_SPOOL_DIR", "_CONDOR_JOB_AD", "FLUX_JOB_ID")
+# Plain values a request's arguments may hold besides lthpipe's own classes.
+_PLAIN_CLASSES = {
+    ("pathlib", "PosixPath"), ("pathlib", "Path"), ("builtins", "set"), ("builtins", "frozenset"),
+    ("builtins", "object"), ("copyreg", "_reconstructor"), ("copyreg", "__newobj__"),
+}
 
 log = logging.getLogger(__name__)
 
 
 def enabled() -> bool:
-    return sys.platform == "linux" and os.environ.get("LTHPIPE_WORKER", "1") != "0" and "SLURM_JOB_ID" not in os.environ
+    return (sys.platform == "linux" and os.environ.get("LTHPIPE_WORKER", "1") != "0"
+            and not any(name in os.environ for name in BATCH_JOB_VARIABLES))
 
 
 def import_path() -> list[str]:
@@ -76,14 +99,12 @@ def import_path() -> list[str]:
     return [entry for entry in sys.path if script is None or Path(entry or ".").resolve() != script]
 
 
-def worker_key(search_path: list[str]) -> str:
-    """The worker's name: a digest of everything its imports depend on."""
-    digest = hashlib.sha256()
+def worker_key(search_path: list[str], entry_point: str = ENTRY_POINT) -> str:
+    """The worker's name: a digest of everything its imports depend on, and of what it runs."""
+    digest = provenance.source_digest([*provenance.PACKAGE.rglob("*.py"), *provenance.PACKAGE.rglob("*.yaml")])
     digest.update(sys.executable.encode())
     digest.update("\0".join(search_path).encode())
-    package = Path(__file__).resolve().parent
-    for path in sorted(package.rglob("*.py")) + sorted(package.rglob("*.yaml")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    digest.update(entry_point.encode() + b"\0")
     torch_spec = importlib.util.find_spec("torch")
     if torch_spec is not None and torch_spec.origin:
         version_file = Path(torch_spec.origin).with_name("version.py")
@@ -95,14 +116,61 @@ def worker_key(search_path: list[str]) -> str:
 
 
 def runtime_dir() -> Path:
-    """A folder only this user can use: the socket in it runs code as this user."""
+    """A folder only this user can use: the socket in it runs code as this user. Checked
+    with lstat: a symlink, even to a private folder, could be swapped under us."""
     base = os.environ.get("LTHPIPE_WORKER_DIR") or os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     folder = Path(base) / f"lthpipe-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    info = folder.stat()
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise PermissionError(f"{folder} must be a directory, not a symlink or a file")
     if info.st_uid != os.getuid() or info.st_mode & 0o077:
         raise PermissionError(f"{folder} must belong to you and be private (mode 700)")
     return folder
+
+
+def _files(path: Path) -> list[Path]:
+    """A worker's socket, lock and log."""
+    return [path, path.with_suffix(".lock"), path.with_suffix(".log")]
+
+
+def remove_stale(folder: Path, own: Path) -> list[Path]:
+    """Remove the files of other workers that are gone: a socket nobody listens on,
+    with its lock and log, unless a starting worker holds the lock. The removed files."""
+    removed = []
+    for lock_path in folder.glob("*.lock"):
+        sock = lock_path.with_suffix(".sock")
+        if sock == own:
+            continue
+        conn = _connect(sock)
+        if conn is not None:
+            conn.close()
+            continue
+        with contextlib.suppress(OSError), open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError: a worker is starting
+            for path in _files(sock):
+                if path.exists():
+                    path.unlink()
+                    removed.append(path)
+    return removed
+
+
+class _RequestUnpickler(pickle.Unpickler):
+    """Unpickles lthpipe's own classes and plain values, nothing that runs code."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _PLAIN_CLASSES:
+            return super().find_class(module, name)
+        if (module == "lthpipe" or module.startswith("lthpipe.")) and "." not in name:
+            found = super().find_class(module, name)
+            if isinstance(found, type) and found.__module__ == module:
+                return found
+        raise pickle.UnpicklingError(f"a worker request may not hold {module}.{name}")
+
+
+def read_request(data: bytes) -> Any:
+    return _RequestUnpickler(io.BytesIO(data)).load()
 
 
 def _connect(path: Path) -> socket.socket | None:
@@ -115,11 +183,11 @@ def _connect(path: Path) -> socket.socket | None:
     return conn
 
 
-def _reach_worker() -> socket.socket:
+def _reach_worker(entry_point: str) -> socket.socket:
     """A connection to this code's worker, starting one if none is listening."""
     folder = runtime_dir()
     search_path = import_path()
-    key = worker_key(search_path)
+    key = worker_key(search_path, entry_point)
     path = folder / f"{key}.sock"
     if len(os.fsencode(path)) > 100:  # AF_UNIX takes at most 107 bytes
         raise OSError(f"the socket path {path} is too long; set LTHPIPE_WORKER_DIR to a shorter folder")
@@ -128,7 +196,7 @@ def _reach_worker() -> socket.socket:
         return conn
     with open(folder / f"{key}.log", "ab") as server_log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "lthpipe.worker", str(path), json.dumps(search_path)],
+            [sys.executable, "-m", "lthpipe.worker", str(path), json.dumps(search_path), entry_point],
             stdin=subprocess.DEVNULL, stdout=server_log, stderr=server_log, start_new_session=True,
         )
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -152,17 +220,17 @@ def _receive_exactly(conn: socket.socket, size: int) -> bytes:
     return bytes(chunks)
 
 
-def submit(function: str, *args: Any) -> int | None:
-    """Run ``function(*args)`` (``"module:name"``) in a child of the warm worker with
-    this process's standard streams, arguments, directory and environment; return its
-    exit status, or None when no worker took the request (run it here then)."""
+def submit(*args: Any, entry_point: str = ENTRY_POINT) -> int | None:
+    """Run ``entry_point(*args)`` in a child of the warm worker that runs it, with this
+    process's standard streams, arguments, directory and environment; return its exit
+    status, or None when no worker took the request (run it here then)."""
     try:
-        conn = _reach_worker()
+        conn = _reach_worker(entry_point)
     except OSError as err:
         log.warning("no warm worker (%s): starting torch in the job's own process", err)
         return None
     with conn:
-        request = pickle.dumps((function, args, sys.argv, os.getcwd(), dict(os.environ)))
+        request = pickle.dumps((args, sys.argv, os.getcwd(), dict(os.environ)))
         try:
             socket.send_fds(conn, [_HEADER.pack(len(request))], [0, 1, 2])
             conn.sendall(request)
@@ -198,13 +266,13 @@ def _die_with_client(conn: socket.socket) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _child(conn: socket.socket) -> NoReturn:
+def _child(conn: socket.socket, entry_point: str) -> NoReturn:
     """Become the job's process (its streams, arguments, directory, environment),
-    run the function, send its status."""
+    run the entry point, send its status."""
     code = 1
     try:
         header, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
-        function, args, argv, cwd, environment = pickle.loads(_receive_exactly(conn, _HEADER.unpack(header)[0]))
+        args, argv, cwd, environment = read_request(_receive_exactly(conn, _HEADER.unpack(header)[0]))
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
@@ -212,7 +280,7 @@ def _child(conn: socket.socket) -> NoReturn:
         os.chdir(cwd)
         os.environ.clear()
         os.environ.update(environment)
-        module, _, name = function.partition(":")
+        module, _, name = entry_point.partition(":")
         run = getattr(importlib.import_module(module), name)
         conn.sendall(_PID.pack(os.getpid()))
         threading.Thread(target=_die_with_client, args=(conn,), daemon=True).start()
@@ -227,10 +295,11 @@ def _child(conn: socket.socket) -> NoReturn:
         os._exit(code)
 
 
-def serve(path: Path, search_path: list[str]) -> None:
+def serve(path: Path, search_path: list[str], entry_point: str) -> None:
     """Listen on ``path`` (one worker per path: a lock settles races between jobs
     that start one at the same moment), import torch, fork a child per request, and
-    leave after IDLE_SECONDS without one."""
+    leave after IDLE_SECONDS without one, removing its files."""
+    remove_stale(path.parent, own=path)
     with open(path.with_suffix(".lock"), "w") as lock:
         deadline = time.monotonic() + 10
         while True:
@@ -256,14 +325,17 @@ def serve(path: Path, search_path: list[str]) -> None:
         import lthpipe.stages  # noqa: F401
 
         try:
-            _supervise(listener, lock)
+            _supervise(listener, lock, entry_point)
         finally:
             if path.exists() and path.stat().st_ino == bound:
-                path.unlink()
+                # Ours (not a successor's): remove the socket, then the log and lock,
+                # while still holding the lock, so no starting worker loses its own.
+                for own in _files(path):
+                    own.unlink(missing_ok=True)
             listener.close()
 
 
-def _supervise(listener: socket.socket, lock: Any) -> None:
+def _supervise(listener: socket.socket, lock: Any, entry_point: str) -> None:
     """Fork a child per connection and end each job once either side is gone: when
     the child ends, close the connection (its job then reads the status, or the
     end of the stream); when the job's process hangs up, kill the child if it
@@ -297,11 +369,16 @@ def _supervise(listener: socket.socket, lock: Any) -> None:
                 idle_since = time.monotonic()
         if listener.fileno() in ready:
             conn, _ = listener.accept()
+            _, uid, _ = _CREDENTIALS.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size))
+            if uid != os.getuid():
+                log.warning("refused a connection from user %d", uid)
+                conn.close()
+                continue
             pid = os.fork()
             if pid == 0:
                 listener.close()
                 lock.close()  # the lock stays the worker's alone: a new worker may start when it leaves
-                _child(conn)
+                _child(conn, entry_point)
             pidfd = os.pidfd_open(pid)
             jobs[conn.fileno()] = jobs[pidfd] = conn, pid, pidfd
             poller.register(conn, select.POLLRDHUP)  # hang-ups only: the request is the child's to read
@@ -309,4 +386,4 @@ def _supervise(listener: socket.socket, lock: Any) -> None:
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]), json.loads(sys.argv[2]))
+    serve(Path(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3])

@@ -2,6 +2,7 @@
 import math
 from pathlib import Path
 
+from lthpipe import feasibility
 from lthpipe.artifacts import read_json
 from lthpipe.config import (
     ConfigError,
@@ -16,17 +17,26 @@ from lthpipe.config import (
 from lthpipe.lottery import METHODS
 from lthpipe.datasets import estimated_mb, source_files
 from lthpipe.settings import to_params
+from lthpipe.suites import resolve_suites
 
 try:
     STUDIES = resolve(config, files=workflow.configfiles)
+    SUITES = resolve_suites(config)
+    # Jobs run on this machine unless a cluster executor sends them elsewhere; there,
+    # each job parses this file again on its node (remote mode) and checks that node.
+    feasibility.check(STUDIES, config.get("device", "auto"), local=workflow.local_exec or workflow.remote_exec)
 except ConfigError as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
 
 # Library code each kind of stage runs: editing it reruns that kind of stage.
 # artifacts.py and jobs.py (how files are written and logged) are left out.
-TRAINING_CODE = code_version(
-    ["checkpoint", "compact", "datasets", "lottery", "model", "numerics", "prune", "saliency", "settings", "stability",
-     "stages", "train"]
+TRAINING_MODULES = ["checkpoint", "compact", "datasets", "lottery", "model", "numerics", "prune", "regrowth", "saliency",
+                    "settings", "stability", "stages", "structured", "train"]
+TRAINING_CODE = code_version(TRAINING_MODULES)
+# The instability analysis trains as the training stages do, and interpolates.
+INSTABILITY_CODE = code_version([*TRAINING_MODULES, "instability"])
+OVERLAP_CODE = code_version(
+    ["alignment", "checkpoint", "lottery", "model", "numerics", "plots", "prune", "settings", "stability", "stages"]
 )
 # Exports and the inference benchmark also run these; editing them reruns only those rules.
 EXPORT_CODE = code_version(
@@ -39,16 +49,25 @@ REPORT_CODE = code_version(["lottery", "plots", "results", "settings", "stats"])
 FIGURE_CODE = code_version(["checkpoint", "datasets", "lottery", "model", "numerics", "plots", "settings", "stages"])
 # A param of every torch rule, since it sets the bits of every product (lthpipe.numerics).
 NUMERICS = numerics_mode(config)
+# Suite members whose data is checked first: they run only when accepted, through their
+# suite's summary (rules/suites.smk), never as targets of their own.
+CHECKED = {m.name for s in SUITES.values() for m in s.members if m.checked}
+# Members whose jobs run as group jobs under a cluster executor (suite key group_jobs).
+GROUPED = {m.name for s in SUITES.values() if s.group_jobs for m in s.members if m.checked}
 
 
 wildcard_constraints:
     # Only configured dataset names, so no path built from a wildcard leaves artifacts/.
     dataset="|".join(STUDIES),
+    # Only configured suites; with none, a pattern that matches nothing.
+    suite="|".join(SUITES) or r"(?!x)x",
     width=r"[1-9][0-9]*",
     # Exactly the tags fraction_tag gives the fractions in (0, 1]: 0.001 to 1.000.
     fraction=r"1\.000|0\.(?!000)[0-9]{3}",
     # Exactly the tags level_tag gives levels 1 to 99.
     level=r"(?!00)[0-9]{2}",
+    # Rewind points of the instability analysis: integers without leading zeros.
+    at=r"0|[1-9][0-9]*",
     method="|".join(METHODS),
     seed=r"[0-9]+",
 
@@ -80,7 +99,23 @@ def retrain_settings(wildcards):
 
 
 def level_settings(wildcards):
-    return to_params(study(wildcards).level_settings(int(wildcards.level)))
+    """The ticket's job of a level: the ticket alone."""
+    return to_params(study(wildcards).level_settings(int(wildcards.level)).ticket())
+
+
+def control_settings(wildcards):
+    """The controls' job of a level: every configured method but the ticket."""
+    return to_params(study(wildcards).level_settings(int(wildcards.level)).controls())
+
+
+def spawn_settings(wildcards):
+    return to_params(study(wildcards).spawn_settings(int(wildcards.at)))
+
+
+def instability_records(wildcards):
+    """One record per configured rewind point of the instability analysis."""
+    ats = study(wildcards).settings.instability.at
+    return [f"artifacts/{wildcards.dataset}/instability/at{k}.json" for k in ats]
 
 
 def report_settings(wildcards):
@@ -131,7 +166,9 @@ def data_runtime(wildcards):
 
 
 def mem_mb(wildcards):
-    return study(wildcards).resources.mem_mb or 1000 + 3 * math.ceil(data_mb(wildcards))
+    s = study(wildcards)
+    largest_stack = max(mb for _, mb in feasibility.training_estimates(s).values())
+    return s.resources.mem_mb or max(1000 + 3 * math.ceil(data_mb(wildcards)), largest_stack)
 
 
 def runtime(wildcards):
@@ -196,6 +233,10 @@ def retrain_models(wildcards):
     return fraction_files(wildcards, "retrain", "model.pt")
 
 
+def prune_masks(wildcards):
+    return fraction_files(wildcards, "prune", "masks.pt")
+
+
 def inference_params(wildcards):
     return to_params(INFERENCE)
 
@@ -209,8 +250,11 @@ def previous_level(wildcards):
 
 
 def level_records(wildcards):
-    levels = range(1, study(wildcards).settings.imp.levels + 1)
-    return [f"artifacts/{wildcards.dataset}/imp/level{level_tag(k)}/model.json" for k in levels]
+    """Every level's ticket record, and the controls' record of the levels that have them."""
+    imp = study(wildcards).settings.imp
+    folder = f"artifacts/{wildcards.dataset}/imp"
+    tickets = [f"{folder}/level{level_tag(k)}/model.json" for k in range(1, imp.levels + 1)]
+    return tickets + [f"{folder}/level{level_tag(k)}/controls.json" for k in imp.levels_with_controls()]
 
 
 def aggregate_inputs(wildcards):
@@ -238,18 +282,31 @@ def report_figure(name, subcategory, figure):
 
 
 def dataset_summaries(wildcards):
-    return [f"artifacts/{name}/summary.json" for name in STUDIES]
+    """The summaries of the datasets of the config's `datasets` (suites report their own)."""
+    return [f"artifacts/{name}/summary.json" for name in STUDIES if name not in CHECKED]
+
+
+def dataset_outputs(name):
+    """What a run makes of one dataset: its figures, curve table and summary."""
+    s = STUDIES[name]
+    outputs = [f"artifacts/{name}/{f}" for f in ("curve.png", "curve.csv", "summary.json")]
+    if s.searches_width:
+        outputs.append(f"artifacts/{name}/width.png")
+    if s.settings.fractions:
+        outputs.append(f"artifacts/{name}/decision_regions.png")
+    return outputs
 
 
 def final_outputs():
-    outputs = ["artifacts/summary.md", "artifacts/summary.png"]
-    for name, s in STUDIES.items():
-        outputs += [f"artifacts/{name}/{f}" for f in ("curve.png", "curve.csv", "summary.json")]
-        if s.searches_width:
-            outputs.append(f"artifacts/{name}/width.png")
-        if s.settings.fractions:
-            outputs.append(f"artifacts/{name}/decision_regions.png")
+    plain = [name for name in STUDIES if name not in CHECKED]
+    outputs = ["artifacts/summary.md", "artifacts/summary.png"] if plain else []
+    for name in plain:
+        outputs += dataset_outputs(name)
+    outputs += suite_outputs()
     outputs += [f"artifacts/{name}/{f}" for name in INFERENCE_DATASETS for f in ("inference.json", "inference.png")]
+    # The opt-in analyses (config/other_ways.yaml): instability, aligned overlap.
+    outputs += [f"artifacts/{name}/instability.png" for name, s in STUDIES.items() if s.settings.instability.at]
+    outputs += [f"artifacts/{name}/aligned_overlap.png" for name, s in STUDIES.items() if s.settings.aligned_overlap]
     outputs += [
         f"artifacts/{t.dataset}/export/f{fraction_tag(t.fraction)}/{t.method}/seed{t.seed}/compact.onnx" for t in EXPORTS
     ]
@@ -267,3 +324,73 @@ def results_message():
             lines.append(f"  artifacts/{name}/curve.png (and the other figures in artifacts/{name}/)")
     lines.append("  the whole study on one page: snakemake --report report.html")
     return "\n".join(lines)
+
+
+# --- suites (lthpipe.suites, rules/suites.smk) -------------------------------------------
+
+# The suite reports read the members' records and the planted-input analysis.
+SUITE_CODE = code_version(["lottery", "planted", "plots", "results", "stats", "suite_plots", "suite_report"])
+
+
+def on_cluster():
+    """Whether jobs go to a cluster executor, or run as a cluster job (remote mode), which
+    must see the groups its submitter saw. Asked when the DAG is built: while the
+    Snakefile is parsed, Snakemake has not set the executor yet."""
+    return not workflow.local_exec or workflow.remote_exec
+
+
+def search_group(wildcards):
+    """Under a cluster executor, a grouped suite member's jobs before its width choice
+    (data, width search) run as one cluster job; its check as another. Local runs and
+    plain datasets run one job each: a local group would only constrain the scheduler."""
+    return "suite_search" if wildcards.dataset in GROUPED and on_cluster() else None
+
+
+def training_group(wildcards):
+    """Under a cluster executor, a grouped suite member's jobs after its width choice
+    (dense, prune, retrain, figures) run as one cluster job; select_width and aggregate
+    between them are local rules."""
+    return "suite_training" if wildcards.dataset in GROUPED and on_cluster() else None
+
+
+def suite_member_of(wildcards):
+    return SUITES[wildcards.suite].member(wildcards.dataset)
+
+
+def member_params(wildcards):
+    return suite_member_of(wildcards).to_params()
+
+
+def member_inputs(wildcards):
+    """A member's check (waiting for it), then, when accepted, everything a plain
+    dataset's run makes of it and its records; a refused member's check alone."""
+    name = wildcards.dataset
+    member = suite_member_of(wildcards)
+    inputs = {}
+    if member.checked:
+        inputs["check"] = checkpoints.check_data.get(dataset=name).output.check
+        if not read_json(inputs["check"])["accepted"]:
+            return inputs
+    inputs["data"] = f"artifacts/{name}/data/data.json"
+    inputs["summary"] = f"artifacts/{name}/summary.json"
+    inputs["outputs"] = dataset_outputs(name)
+    if member.planted:
+        inputs["planted"] = f"artifacts/{name}/planted.json"
+    return inputs
+
+
+def suite_member_records(wildcards):
+    return [f"artifacts/suites/{wildcards.suite}/members/{m.name}.json" for m in SUITES[wildcards.suite].members]
+
+
+def suite_params(wildcards):
+    return SUITES[wildcards.suite].to_params()
+
+
+def suite_outputs():
+    outputs = []
+    for name, s in SUITES.items():
+        outputs += [f"artifacts/suites/{name}/summary.{ext}" for ext in ("md", "html", "png", "json")]
+        if s.planted:
+            outputs.append(f"artifacts/suites/{name}/planted.png")
+    return outputs

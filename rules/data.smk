@@ -17,5 +17,7 @@ rule make_data:
     resources:
         mem_mb=data_mem_mb,
         runtime=data_runtime,
+    group:
+        search_group
     script:
         "../scripts/make_data.py"

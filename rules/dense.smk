@@ -16,5 +16,7 @@ rule train_dense:
     resources:
         mem_mb=mem_mb,
         runtime=runtime,
+    group:
+        training_group
     script:
         "../scripts/train_dense.py"

@@ -22,5 +22,7 @@ rule decision_regions:
     resources:
         mem_mb=mem_mb,
         runtime=15,
+    group:
+        training_group
     script:
         "../scripts/decision_regions.py"

@@ -23,5 +23,7 @@ rule prune:
     resources:
         mem_mb=mem_mb,
         runtime=runtime,
+    group:
+        training_group
     script:
         "../scripts/prune.py"

@@ -24,5 +24,7 @@ rule retrain:
     resources:
         mem_mb=mem_mb,
         runtime=runtime,
+    group:
+        training_group
     script:
         "../scripts/retrain.py"

@@ -16,6 +16,8 @@ rule train_width:
     resources:
         mem_mb=mem_mb,
         runtime=runtime,
+    group:
+        search_group
     script:
         "../scripts/train_width.py"
 
@@ -27,7 +29,7 @@ checkpoint select_width:
         selection="artifacts/{dataset}/width/selection.json",
         plot=report_figure("width", "1. width search", "width search"),
     params:
-        tolerance=lambda wildcards: study(wildcards).settings.width_tolerance,
+        settings=lambda wildcards: to_params(study(wildcards).selection_settings()),
         code=REPORT_CODE,
     log:
         "artifacts/{dataset}/logs/select_width.log",

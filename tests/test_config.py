@@ -171,6 +171,7 @@ def test_the_schema_lists_what_the_registries_hold():
     from lthpipe.datasets.base import SCHEMES
     from lthpipe.datasets.bundled import SHAPES
     from lthpipe.lottery import METHODS
+    from lthpipe.selection import WIDTH_RULES
 
     schema = load_schema()
     defs = schema["$defs"]
@@ -180,3 +181,4 @@ def test_the_schema_lists_what_the_registries_hold():
     assert set(defs["method"]["enum"]) == set(METHODS)
     assert defs["split"]["properties"]["scheme"]["enum"] == list(SCHEMES)
     assert schema["properties"]["numerics"]["enum"] == list(numerics.MODES)
+    assert defs["study"]["properties"]["width_rule"]["enum"] == list(WIDTH_RULES)

@@ -16,6 +16,7 @@ import torch
 
 from conftest import write_idx
 from lthpipe.artifacts import ArtifactError
+from lthpipe.datasets.base import MISSING_VALUES
 from lthpipe.datasets import (
     KINDS,
     CsvSource,
@@ -32,7 +33,7 @@ from lthpipe.datasets import (
     save_dataset,
     source_files,
 )
-from lthpipe.datasets.splits import Facts, Table, one_hot_encode
+from lthpipe.datasets.splits import Facts, Table, one_hot_encode, vocabularies
 
 UNSTRATIFIED = SplitSettings(stratify=False)
 
@@ -67,7 +68,8 @@ def class_counts(dataset, fold: int = 0) -> dict[str, list[int]]:
 def test_the_registry_lists_every_kind_and_builds_settings_with_defaults():
     assert list(KINDS) == ["csv", "parquet", "sklearn", "openml", "mnist"]
     assert parse_source({"kind": "csv", "path": "x.csv", "categorical": ["a"]}) == CsvSource(
-        path="x.csv", target=-1, header=None, delimiter=",", categorical=("a",), drop_missing=False
+        path="x.csv", target=-1, header=None, delimiter=",", categorical=("a",), ignore=(),
+        missing_values=MISSING_VALUES, missing="refuse", min_class_rows=0,
     )
     assert parse_source({"kind": "sklearn", "name": "swiss_roll"}) == SklearnSource("swiss_roll", 3000, 0.5, 6)
     with pytest.raises(ValueError, match="unknown dataset kind 'tsv'; known: csv, parquet, sklearn, openml, mnist"):
@@ -186,7 +188,7 @@ def test_one_hot_vocabulary_comes_from_the_training_rows():
         y=torch.tensor([0, 1, 0, 1]),
         categorical={"color": ["red", "blue", "green", "red"]},
     )
-    x, names = one_hot_encode(table, train=torch.tensor([0, 1]))
+    x, names = one_hot_encode(table, vocabularies(table, train=torch.tensor([0, 1])))
     assert names == ["a", "color=blue", "color=red"]  # green is not in training: no column
     assert x.tolist() == [[1, 0, 1], [2, 1, 0], [3, 0, 0], [4, 0, 1]]  # green's row is all zeros
 
@@ -319,13 +321,15 @@ def gz(path: Path, data: bytes) -> None:
     path.write_bytes(gzip.compress(data))
 
 
-def openml_cache(home: Path) -> None:
+def openml_cache(home: Path, missing_a: tuple[int, ...] = ()) -> None:
     """What fetch_openml caches for a tiny dataset 'tiny' (data_id 42): its JSON answers
-    and ARFF file, each at <home>/openml/openml.org/<url path>.gz."""
+    and ARFF file, each at <home>/openml/openml.org/<url path>.gz. Rows `missing_a`
+    have ARFF's missing value, '?', in column a."""
     site = home / "openml" / "openml.org"
     api = site / "api" / "v1" / "json" / "data"
     arff = "@RELATION tiny\n@ATTRIBUTE a NUMERIC\n@ATTRIBUTE color {red,green,blue}\n@ATTRIBUTE class {no,yes}\n@DATA\n"
-    arff += "".join(f"{i / 2},{['red', 'green', 'blue'][i % 3]},{['yes', 'no'][i % 2]}\n" for i in range(30))
+    a = ["?" if i in missing_a else str(i / 2) for i in range(30)]
+    arff += "".join(f"{a[i]},{['red', 'green', 'blue'][i % 3]},{['yes', 'no'][i % 2]}\n" for i in range(30))
     gz(site / "data" / "v1" / "download" / "4242" / "tiny.arff.gz", arff.encode())
     description = {
         "id": "42", "name": "tiny", "version": "1", "format": "ARFF", "status": "active", "description": "tiny",
@@ -368,6 +372,20 @@ def test_openml_loads_from_the_cache_without_network(tmp_path, offline):
     data = make_dataset("tiny", by_id, SplitSettings())
     assert data.record["feature_names"] == ["a", "class=no", "class=yes"]
     assert class_counts(data) == {color: [6, 2, 2] for color in ("blue", "green", "red")}
+
+
+def test_openml_sources_take_the_table_settings(tmp_path, offline):
+    openml_cache(tmp_path / "home", missing_a=(4, 7))
+    home = str(tmp_path / "home")
+    with pytest.raises(DataError, match=r"column 'a' has 2 missing cells \(null\); 2 rows have one"):
+        make_dataset("tiny", OpenmlSource(name="tiny", data_home=home, ignore=["color"]), SplitSettings())
+    data = make_dataset("tiny", OpenmlSource(name="tiny", data_home=home, ignore=["color"], missing="impute"),
+                        SplitSettings())
+    assert (data.record["feature_names"], data.record["ignored"]) == (["a"], ["color"])
+    assert data.record["missing"]["cells"] == {"a": 2} and data.record["missing"]["cells_imputed"] == 2
+    with pytest.raises(DataError, match="min_class_rows: 16 leaves 0 classes of column 'class' \\(kept: none;"):
+        make_dataset("tiny", OpenmlSource(name="tiny", data_home=home, ignore=["color"], missing="drop",
+                                          min_class_rows=16), SplitSettings())
 
 
 @pytest.mark.filterwarnings("ignore:A network error occurred")  # scikit-learn's one retry
@@ -457,20 +475,22 @@ def test_an_absent_target_column_lists_the_columns(tmp_path):
 def test_non_numeric_features_are_refused_with_the_categorical_fix(tmp_path):
     path = write_csv(tmp_path / "d.csv", ["size,color,label", *(f"{i},{'rg'[i % 2]},{i % 2}" for i in range(20))])
     message = refused(CsvSource(path=path))
-    assert message.startswith(f"{path}: non-numeric feature columns 'color'. List them under categorical: ['color']")
+    assert message == (
+        f"{path}: non-numeric feature columns: 'color' holds text such as 'g', 'r'. List them under categorical: "
+        "['color'] to one-hot encode them, or leave them out with ignore: ['color']."
+    )
 
 
-def test_missing_values_are_refused_or_dropped(tmp_path):
-    rows = ["a,b,label", *(f"{'' if i == 3 else i},{'' if i in (3, 5) else 1},{i % 2}" for i in range(20))]
+def test_missing_values_are_refused_by_default_naming_columns_counts_and_texts(tmp_path):
+    rows = ["a,b,label", *(f"{'' if i == 3 else i},{'NA' if i in (3, 5) else 1},{i % 2}" for i in range(20))]
     path = write_csv(tmp_path / "d.csv", rows)
     message = refused(CsvSource(path=path))
     assert message == (
-        f"{path}: missing values in 'a' (1 rows), 'b' (2 rows), 2 rows in all. "
-        "Set drop_missing: true to drop those rows, or fill the values in the file."
+        f"{path}: missing values: column 'a' has 1 missing cell (''), column 'b' has 2 missing cells ('NA'); "
+        "2 rows have one. Set missing: drop to leave those rows out, or missing: impute to fill the cells from each "
+        "fold's training rows (a numeric column's median, a categorical column's most frequent value), or fill them "
+        "in the file."
     )
-    record = make_dataset("d", CsvSource(path=path, drop_missing=True), SplitSettings()).record
-    assert record["dropped"] == {"rows": 2, "why": "missing values in 'a' (1 rows), 'b' (2 rows)"}
-    assert record["n_train"][0] + record["n_val"][0] + record["n_test"][0] == 18
 
 
 def test_a_single_class_is_refused(tmp_path):
@@ -485,7 +505,7 @@ def test_a_class_too_small_to_stratify_is_named(tmp_path):
     message = refused(CsvSource(path=path))
     assert message == (
         f"{path}: class 'rare' has only 2 rows, too few for a stratified split: it would get no test rows. "
-        "Give each class at least 5 rows, drop that class's rows, or set stratify: false."
+        "Give each class at least 5 rows, leave out the classes with fewer (min_class_rows: 5), or set stratify: false."
     )
     make_dataset("d", CsvSource(path=path), UNSTRATIFIED)  # the fix works
 

@@ -54,7 +54,8 @@ def rules_of(jobs) -> Counter:
     return Counter(rule for rule, _ in jobs)
 
 
-BRANCH = {"make_data": 1, "train_dense": 1, "prune": 2, "retrain": 2, "imp": 2, "aggregate": 1, "decision_regions": 1}
+BRANCH = {"make_data": 1, "train_dense": 1, "prune": 2, "retrain": 2, "imp": 2, "imp_controls": 2, "aggregate": 1,
+          "decision_regions": 1}
 
 
 def test_a_csv_entry_runs_the_whole_study_without_a_width_search(iris_study):
@@ -74,7 +75,10 @@ def test_iterative_levels_nest_and_keep_the_configured_share_per_layer(iris_stud
         stack, record = checkpoint.load_stack(iris_study / f"artifacts/iris/imp/level0{level}/model.pt", stage="imp")
         tickets = [i for i, n in enumerate(stack.networks) if n.method == "rewind"]
         assert {n.level for n in stack.networks} == {level}
-        assert Counter(n.method for n in stack.networks) == {"rewind": 2, "reinit": 2, "random_mask": 2, "oneshot": 2}
+        assert Counter(n.method for n in stack.networks) == {"rewind": 2}  # the ticket's job trains it alone
+        controls, _ = checkpoint.load_stack(iris_study / f"artifacts/iris/imp/level0{level}/controls.pt",
+                                            stage="imp_controls")
+        assert Counter(n.method for n in controls.networks) == {"reinit": 2, "random_mask": 2, "oneshot": 2}
         for i in tickets:
             mask = {k: m[i] for k, m in stack.sections["mask"].items()}
             before = {k: torch.ones_like(m) for k, m in mask.items()} if previous is None else previous[i]
@@ -94,8 +98,8 @@ def test_extending_the_levels_runs_only_the_new_level(iris_study):
         jobs = planned_jobs(iris_study)
     finally:
         write_config(iris_study, config("iris"))
-    assert rules_of(jobs) == {"imp": 1, "aggregate": 1, "summarize": 1}
-    assert [w["level"] for rule, w in jobs if rule == "imp"] == ["03"]
+    assert rules_of(jobs) == {"imp": 1, "imp_controls": 1, "aggregate": 1, "summarize": 1}
+    assert [w["level"] for rule, w in jobs if rule.startswith("imp")] == ["03", "03"]
 
 
 def test_adding_a_dataset_runs_its_branch_and_the_summary_and_editing_a_csv_reruns_only_its_own(iris_study):

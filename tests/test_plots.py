@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import matplotlib.image
+import matplotlib
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgba
@@ -125,10 +126,25 @@ def test_summary_plot_names_every_method_once(tmp_path):
 
 
 def test_width_plot(tmp_path):
-    records = [{"dataset": "mnist", "width": w, "metrics": {"val_acc": [a, a + 0.01]}}
+    from lthpipe.selection import choose
+
+    records = [{"dataset": "mnist", "width": w, "metrics": {"val_acc": [a, a + 0.01, a + 0.004]}}
                for w, a in ((8, 0.8), (16, 0.9), (32, 0.95))]
-    plots.width_plot(records, 16, 0.01, tmp_path / "width.png")
-    check_png(tmp_path / "width.png", plots.width_figure(records, 16, 0.01))
+    selection = choose({r["width"]: r["metrics"]["val_acc"] for r in records}, 0.01, "one_se")
+    selection["widths"][0]["undertrained"] = True
+    plots.width_plot(records, selection, tmp_path / "width.png")
+    fig = plots.width_figure(records, selection)
+    check_png(tmp_path / "width.png", fig)
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "chosen width 32" in texts and any("under-trained" in t for t in texts)
+    assert {"good enough", "below its threshold", "threshold: best − tolerance − SE"} <= set(texts)
+    # Each width's threshold: the best mean minus the tolerance and its standard error.
+    (thresholds,) = [line for line in ax.get_lines() if line.get_label().startswith("threshold")]
+    expected = [selection["widths"][-1]["val_acc"] - 0.01 - w["vs_best"]["se"] for w in selection["widths"]]
+    assert list(thresholds.get_ydata()) == pytest.approx(expected)
+    # Chosen at the grid's edge: the figure says to widen the search.
+    assert "widen the search" in ax.get_title()
 
 
 def test_removed_shows_an_image_dataset_as_images_on_one_colour_scale():
@@ -265,9 +281,14 @@ def test_decision_regions_use_the_same_class_colours_in_every_panel(tmp_path):
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
 
 
-def test_decision_regions_refuse_more_classes_than_safe_colours():
-    with pytest.raises(ValueError, match="colour-blind-safe"):
-        plots.decision_regions_figure(*regions_inputs(len(plots.CLASS_COLORS) + 1))
+def test_decision_regions_of_more_classes_than_safe_colours_use_an_ordered_colormap():
+    """Abalone's 21 ring counts: every class its own colour, in label order along viridis."""
+    n = len(plots.CLASS_COLORS) + 11
+    fig = plots.decision_regions_figure(*regions_inputs(n))
+    ax = next(ax for ax in fig.axes if ax.get_images())
+    colours = [tuple(p.get_facecolor()[0]) for p in ax.collections]
+    assert len(set(colours)) == n
+    assert colours[0] == matplotlib.colormaps["viridis"](0.0) and colours[-1] == matplotlib.colormaps["viridis"](1.0)
 
 
 def benchmark_rows(threads: tuple[int, ...]) -> list[dict]:

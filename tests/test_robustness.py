@@ -15,12 +15,14 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from lthpipe.artifacts import read_json, stale_temporaries, write_json
 from lthpipe.config import ConfigError, resolve
+from lthpipe import jobs as jobs_module
 from lthpipe.jobs import JobSpec, job, job_usage
 from test_config import GOOD, with_change
 from test_workflow import AGGREGATE
@@ -72,22 +74,26 @@ def study(mnist_dir: Path) -> dict:
     return config
 
 
+# More cores than this machine has, whatever it has: each job keeps its one thread.
+MORE_CORES = (os.cpu_count() or 1) + 2
+
+
 @pytest.fixture(scope="module")
 def studies(tmp_path_factory, mnist_dir) -> dict[str, Path]:
     """The whole study twice, side by side: on one core (one job at a time), and with
-    --cores 4 on this 2-core machine (four jobs at once, each with its one thread)."""
+    --cores MORE_CORES, two more than the machine has (as many jobs at once)."""
     root = tmp_path_factory.mktemp("robust")
-    runs = {name: root / name for name in ("one_core", "four_cores")}
+    runs = {name: root / name for name in ("one_core", "more_cores")}
     for workdir in runs.values():
         workdir.mkdir()
         write_config(workdir, study(mnist_dir))
-    runs["four_cores_output"] = root / "four_cores.out"
-    four = start_snakemake(runs["four_cores"], "--cores", "4", log=runs["four_cores_output"])
+    runs["more_cores_output"] = root / "more_cores.out"
+    more = start_snakemake(runs["more_cores"], "--cores", str(MORE_CORES), log=runs["more_cores_output"])
     try:
         snakemake(runs["one_core"], "--cores", "1")
-        assert four.wait(timeout=1800) == 0, runs["four_cores_output"].read_text()
+        assert more.wait(timeout=1800) == 0, runs["more_cores_output"].read_text()
     finally:
-        four.kill()
+        more.kill()
     return runs
 
 
@@ -146,7 +152,7 @@ def test_a_job_killed_between_write_and_rename_leaves_no_file_and_its_rerun_no_l
     assert digests(workdir) == digests(one_core)
 
 
-def test_death_before_rename_keeps_the_old_file_and_the_next_job_clears_the_temporary(tmp_path):
+def test_death_before_rename_keeps_the_old_file_and_the_next_job_clears_the_temporary(tmp_path, monkeypatch):
     target = tmp_path / "record.json"
     write_json(target, {"version": 1})
     die_in_rename = (
@@ -164,6 +170,12 @@ def test_death_before_rename_keeps_the_old_file_and_the_next_job_clears_the_temp
     for path in bystanders:
         path.write_text("not ours")
     spec = JobSpec(rule="r", wildcards={}, threads=1, log=str(tmp_path / "job.log"), outputs=(str(target),), numerics=None)
+    # The job's clock and its process's usage, as the kernel would report them: 2.5 s of
+    # wall time, 1.5 s user and 0.5 s system CPU, a peak of 300 MB (ru_maxrss in KB).
+    clock = iter([100.0, 102.5])
+    usage = SimpleNamespace(ru_utime=1.5, ru_stime=0.5, ru_maxrss=300 * 1024)
+    monkeypatch.setattr(jobs_module, "time", SimpleNamespace(monotonic=lambda: next(clock)))
+    monkeypatch.setattr(jobs_module, "resource", SimpleNamespace(RUSAGE_SELF=0, getrusage=lambda who: usage))
     root, saved = logging.getLogger(), logging.getLogger().handlers[:]
     try:
         with job(spec):
@@ -173,8 +185,9 @@ def test_death_before_rename_keeps_the_old_file_and_the_next_job_clears_the_temp
     assert not stale.exists() and all(path.exists() for path in bystanders)
     assert read_json(target) == {"version": 1}
     assert str(stale) in (tmp_path / "job.log").read_text()
-    wall, cpu, peak_mb = job_usage(tmp_path / "job.log")  # the log ends with what the job used
-    assert wall >= 0 and cpu > 0 and peak_mb > 0
+    # The log ends with what the job used, and reads back as exactly that.
+    assert (tmp_path / "job.log").read_text().rstrip().endswith("2.5 s, CPU 2.0 s, peak memory 300 MB")
+    assert job_usage(tmp_path / "job.log") == (2.5, 2.0, 300)
 
 
 # 2. Interrupting Snakemake itself.
@@ -231,10 +244,10 @@ def test_rebuilding_a_deleted_stage_gives_the_same_bits(one_core, tmp_path):
     assert digests(workdir) == digests(one_core)
 
 
-def test_one_core_and_four_cores_give_the_same_bits(one_core, studies):
-    workdir = studies["four_cores"]
-    # Not vacuous: with --cores 4, training jobs really ran side by side.
-    output = studies["four_cores_output"].read_text()
+def test_one_core_and_more_cores_than_the_machine_has_give_the_same_bits(one_core, studies):
+    workdir = studies["more_cores"]
+    # Not vacuous: with more cores, training jobs really ran side by side.
+    output = studies["more_cores_output"].read_text()
     assert most_jobs_at_once(output) > 1
     assert digests(workdir) == digests(one_core)
 
@@ -405,12 +418,53 @@ def test_a_failing_job_shows_its_log_and_keep_going_finishes_the_rest(one_core, 
     assert unaffected.items() <= digests(workdir).items()
 
 
+# Bad data: "refused by the data job, before any training, naming the file, the column
+# and the fix, and nothing half-written stays behind" (README, "Your own data").
+BAD_TABLES = {
+    "a single class": ("a,b,y\n" + "".join(f"{i},{2 * i},x\n" for i in range(30)), "holds a single class"),
+    "text features": ("a,colour,y\n" + "".join(f"{i},{('red', 'blue')[i % 2]},{i % 2}\n" for i in range(30)),
+                      "non-numeric feature columns"),
+}
+
+
+@pytest.fixture(scope="module")
+def refused_data(tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
+    commands = {}
+    for problem, (table, _) in BAD_TABLES.items():
+        workdir = tmp_path_factory.mktemp("bad_data")
+        (workdir / "data").mkdir()
+        (workdir / "data" / "t.csv").write_text(table)
+        write_config(workdir, {"device": "cpu", "datasets": {"t": {
+            "source": {"kind": "csv", "path": "data/t.csv", "target": "y"}, "hidden": [2], "seeds": [0],
+            "fractions": [1.0], "train": {"epochs": 1},
+        }}})
+        commands[problem] = (snakemake_command(workdir, "--cores", "1"), workdir)
+    results = run_all(commands)
+    return {problem: (commands[problem][1], result) for problem, result in results.items()}
+
+
+@pytest.mark.parametrize("problem", BAD_TABLES)
+def test_bad_data_is_refused_by_the_data_job_naming_the_file_and_nothing_stays_behind(refused_data, problem):
+    workdir, result = refused_data[problem]
+    assert result.returncode != 0
+    jobs = [job["rule"] for job in announced_jobs(result.stdout) if job["rule"] != "all"]
+    assert "Error in rule make_data" in result.stdout and finished_jobids(result.stdout) == set()
+    # The file and the problem, on one line.
+    assert any("data/t.csv: " in line and BAD_TABLES[problem][1] in line for line in result.stdout.splitlines())
+    assert jobs[0] == "make_data"
+    # Only the job's log is left: no data file, no temporary, nothing of a later stage.
+    left = sorted(str(p.relative_to(workdir / "artifacts")) for p in (workdir / "artifacts").rglob("*") if p.is_file())
+    assert left == ["t/logs/make_data.log"]
+    assert BAD_TABLES[problem][1] in (workdir / "artifacts/t/logs/make_data.log").read_text()
+
+
 # 6. More cores than the machine has.
 
 
-def test_four_cores_on_two_write_every_file_once_and_leave_no_temporaries(studies):
-    workdir, out = studies["four_cores"], studies["four_cores_output"].read_text()
-    assert "Provided cores: 4" in out
+def test_more_cores_than_the_machine_has_write_every_file_once_and_leave_no_temporaries(studies):
+    workdir, out = studies["more_cores"], studies["more_cores_output"].read_text()
+    assert MORE_CORES > (os.cpu_count() or 1)
+    assert f"Provided cores: {MORE_CORES}" in out
     jobs = [job for job in announced_jobs(out) if job["rule"] != "all"]
     assert len(jobs) == 40 and finished_jobids(out) >= {job["jobid"] for job in jobs}
     written = Counter(path for job in jobs for path in job["output"] + job["log"] + job["benchmark"])

@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -86,9 +85,17 @@ MpiDefault=none
 # squeue, the profile's status command, lists a finished job this long; the test
 # reads the jobs back afterwards.
 MinJobAge=3600
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=2 RealMemory=6144 State=UNKNOWN
+NodeName=localhost NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN
 PartitionName={partition} Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 """
+
+
+def node_size() -> tuple[int, int]:
+    """The node: this machine's CPUs, and 90% of its memory in MB as slurmd counts it
+    (sysconf). A node configured larger than the machine is set to INVALID and runs
+    nothing; smaller is fine."""
+    memory_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
+    return os.cpu_count() or 1, memory_mb * 9 // 10
 
 
 def run(command: list[str], env: dict[str, str] | None = None) -> str:
@@ -108,6 +115,8 @@ def install_slurm() -> None:
 def install_plugin(target: Path) -> None:
     """pip install --target the plugin and the dependencies the venv lacks (a dry run
     against the venv names them); renamed into place when complete."""
+    import tomllib  # Python 3.11+, as Snakemake 9 is; imported here so collection never needs it
+
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     report = json.loads(run([*pip, "--dry-run", "--report", "-", *extras["slurm"]]))
@@ -130,8 +139,10 @@ def write_cluster(root: Path) -> Path:
     (root / "spool").mkdir()
     partition = yaml.safe_load((PROFILE / "config.yaml").read_text())["default-resources"]["slurm_partition"]
     conf = root / "slurm.conf"
+    cpus, memory_mb = node_size()
     conf.write_text(SLURM_CONF.format(
-        user=getpass.getuser(), ctld_port=free_port(), slurmd_port=free_port(), root=root, partition=partition
+        user=getpass.getuser(), ctld_port=free_port(), slurmd_port=free_port(), root=root, partition=partition,
+        cpus=cpus, memory_mb=memory_mb,
     ))
     key = os.open(root / "munge.key", os.O_WRONLY | os.O_CREAT, 0o600)
     os.write(key, os.urandom(1024))

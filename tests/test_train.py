@@ -193,3 +193,34 @@ def test_hand_written_gradients_equal_autograd(hidden):
     assert torch.allclose(loss, expected_loss.detach(), atol=1e-6)
     for k, leaf in leaves.items():
         assert torch.allclose(grads[k], leaf.grad, atol=1e-6), k
+
+
+def test_patience_stops_each_network_as_if_alone_and_the_stack_when_all_have():
+    """Every network keeps the early-stopping point it would have kept had it stopped
+    alone after `patience` evaluations without improvement; the stack stops when
+    the last network stops, before the maximum budget."""
+    settings = TrainSettings(iterations=400, eval_every=5, lr=0.05, batch_size=32, early_stopping="val_loss",
+                             patience=3)
+    nets = [init_params(ARCH, s, "init") for s in range(3)]
+    together = train_stack(stack(nets), toy_splits(), settings, order_seed=0)
+    h = together.history
+    assert h.budget == 400 and h.iterations[-1] < 400  # stopped before the budget
+    stops = h.stopped
+    assert h.iterations[-1] == max(stops)  # the last network's stop ends the stack
+    for i, net in enumerate(nets):
+        alone = train_stack(stack([net]), toy_splits(), settings, order_seed=0)
+        assert alone.history.stopped == [stops[i]]
+        assert alone.metrics()["best_iteration"] == [together.metrics()["best_iteration"][i]]
+        # Stopped `patience` evaluations after its best point, and never improved after it.
+        best = together.history.best[i].item()
+        assert stops[i] == h.iterations[best + settings.patience]
+        for name in net:
+            assert torch.allclose(together.best[name][i], alone.best[name][0], atol=1e-5)
+    assert together.metrics()["stopped_iteration"] == stops
+    assert together.metrics()["budget"] == [400] * 3
+
+
+def test_without_patience_the_whole_budget_runs():
+    result = train_stack(stack([init_params(ARCH, 0, "init")]), toy_splits(), SETTINGS, 0)
+    assert result.history.stopped == [None]
+    assert result.history.iterations[-1] == result.history.budget == 21

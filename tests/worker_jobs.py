@@ -9,6 +9,11 @@ import time
 from pathlib import Path
 
 
+def run(name: str, *args: str) -> None:
+    """The entry point of the tests' worker: one of the functions below, by name."""
+    {"describe": describe, "sleep": sleep, "fail": fail}[name](*args)
+
+
 def describe(out: str) -> None:
     """What the child looks like from inside, and a line on each stream."""
     Path(out).write_text(json.dumps({

@@ -30,25 +30,53 @@ def write_config(workdir: Path, config: dict) -> Path:
     return path
 
 
-def snakemake_command(workdir: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+def snakemake_command(workdir: Path, *args: str, project: Path = REPO) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "-s", str(project / "Snakefile"), "-d", str(workdir),
             "--configfile", str(workdir / "config.yaml"), *args]
 
 
 def snakemake(
-    workdir: Path, *args: str, check: bool = True, env: dict[str, str] | None = None, timeout: float | None = None
+    workdir: Path, *args: str, check: bool = True, env: dict[str, str] | None = None, timeout: float | None = None,
+    project: Path = REPO,
 ) -> subprocess.CompletedProcess:
-    command = snakemake_command(workdir, *args)
+    command = snakemake_command(workdir, *args, project=project)
+    if project != REPO:
+        env = project_env(project, env)
     result = subprocess.run(command, capture_output=True, text=True, cwd=workdir, env=env, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
 
 
-def planned_jobs(workdir: Path) -> list[tuple[str, dict[str, str]]]:
+def planned_jobs(workdir: Path, project: Path = REPO) -> list[tuple[str, dict[str, str]]]:
     """(rule, wildcards) of every job a dry run would run, the target rule 'all' left out."""
-    output = snakemake(workdir, "--dry-run").stdout
+    output = snakemake(workdir, "--dry-run", project=project).stdout
     return [(job["rule"], job["wildcards"]) for job in announced_jobs(output) if job["rule"] != "all"]
+
+
+# What a copy of the project needs to run the workflow with its own library code.
+PROJECT_PARTS = ("Snakefile", "rules", "scripts", "report", "lthpipe")
+
+
+def copy_project(target: Path) -> Path:
+    """The workflow and the lthpipe package copied to target, for a test to edit;
+    run it with snakemake(..., project=target), which imports lthpipe from the copy."""
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / part)
+    return target
+
+
+def project_env(project: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """An environment whose Python processes import lthpipe from project (PYTHONPATH
+    comes before the editable install's finder, which is appended to sys.meta_path)."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(project), env.get("PYTHONPATH")) if p)
+    return env
 
 
 def announced_jobs(output: str) -> list[dict]:

@@ -64,6 +64,10 @@ class DataSettings:
     def to_params(self) -> dict[str, Any]:
         """Plain values for the rule's params (lists for tuples), `kind` included."""
         source = {"kind": self.source.kind, **dataclasses.asdict(self.source)}
+        for f in dataclasses.fields(self.source):
+            # Opt-in options at their default are left out, so adding one reruns no existing data job.
+            if f.metadata.get("opt_in") and getattr(self.source, f.name) == f.default:
+                del source[f.name]
         return {"source": _plain(source), "split": dataclasses.asdict(self.split)}
 
     @classmethod

@@ -7,6 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from lthpipe.errors import Refused
+from lthpipe.settings import OPT_IN
+
 if TYPE_CHECKING:
     import torch
 
@@ -14,9 +17,17 @@ if TYPE_CHECKING:
 
 SCHEMES = ("shuffle", "kfold")
 MB = 2**20
+# What a table source does with rows that have a missing cell (TableSettings.missing).
+MISSING_POLICIES = ("refuse", "drop", "impute")
+# Cell texts read as missing by default: pandas' NA texts (what read_csv has always
+# read as missing) and '?', the UCI convention, which is never a number.
+MISSING_VALUES = (
+    "", "?", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+    "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)
 
 
-class DataError(ValueError):
+class DataError(Refused):
     """Data that cannot make a dataset; the message names the file, the column(s) and the fix."""
 
 
@@ -105,6 +116,55 @@ class Source(Protocol):
 
     def loaded_mb(self) -> float:
         """Rough size of the loaded data in memory (MB), for estimated_mb."""
+
+
+# How planted irrelevant inputs are drawn (PlantedSettings.kind; datasets/planted.py).
+PLANTED_KINDS = ("noise", "permuted")
+
+
+@dataclass(frozen=True)
+class PlantedSettings:
+    """Irrelevant inputs appended to a table's features: `factor` x (its real feature
+    count) columns of the given kind, drawn from `seed` (datasets/planted.py)."""
+
+    factor: int
+    kind: str
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.factor < 1:
+            raise ValueError(f"planted factor must be 1 or more: {self.factor}")
+        if self.kind not in PLANTED_KINDS:
+            raise ValueError(f"unknown planted kind {self.kind!r}; known: {', '.join(PLANTED_KINDS)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableSettings:
+    """How the kinds that read a table (csv, parquet, openml) clean it: which columns
+    to encode or leave out, which cells are missing and what to do with them, and
+    which classes are too small to keep."""
+
+    categorical: tuple[str | int, ...] = ()  # columns to one-hot encode
+    ignore: tuple[str | int, ...] = ()  # columns that are not features (row ids, names)
+    missing_values: tuple[str, ...] = MISSING_VALUES  # cell texts that mean missing
+    missing: str = "refuse"  # one of MISSING_POLICIES
+    min_class_rows: int = 0  # classes with fewer rows are left out; 0 keeps all
+    # Irrelevant inputs to append (datasets/planted.py); opt-in, so left out of the params when unset.
+    planted: PlantedSettings | None = field(default=None, metadata=OPT_IN)
+
+    def __post_init__(self) -> None:
+        for name in ("categorical", "ignore", "missing_values"):
+            frozen_tuple(self, name)
+        if isinstance(self.planted, dict):  # as the config and the rule's params give it
+            object.__setattr__(self, "planted", PlantedSettings(**self.planted))
+
+    def feature_scale(self) -> int:
+        """How many times the real features the inputs are, planted ones included."""
+        return 1 if self.planted is None else 1 + self.planted.factor
+        if self.missing not in MISSING_POLICIES:
+            raise ValueError(f"unknown missing: {self.missing!r}; known: {', '.join(MISSING_POLICIES)}")
+        if self.min_class_rows < 0:
+            raise ValueError(f"min_class_rows must be 0 (keep every class) or more: {self.min_class_rows}")
 
 
 def frozen_tuple(settings: object, name: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from lthpipe.datasets.base import Dataset, DataError, SplitSettings, frozen_tuple
+from lthpipe.datasets.base import Dataset, DataError, SplitSettings, TableSettings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,18 +23,16 @@ LOADED_MB = 1000
 
 
 @dataclass(frozen=True)
-class OpenmlSource:
+class OpenmlSource(TableSettings):
     kind: ClassVar[str] = "openml"
     name: str | None = None  # exactly one of name and data_id
     data_id: int | None = None
     version: int | None = None  # with name; None: the active version
     target: str | None = None  # None: the dataset's default target
     data_home: str | None = None  # None: scikit-learn's default (~/scikit_learn_data)
-    categorical: tuple[str | int, ...] = ()
-    drop_missing: bool = False
 
     def __post_init__(self) -> None:
-        frozen_tuple(self, "categorical")
+        super().__post_init__()
         if (self.name is None) == (self.data_id is None):
             raise ValueError(f"an openml source needs exactly one of name and data_id: {self}")
         if self.version is not None and self.name is None:
@@ -45,21 +43,14 @@ class OpenmlSource:
         from lthpipe.datasets.splits import tabular_dataset
 
         frame, target = self._fetch()
-        table = table_from_frame(
-            frame,
-            kind=self.kind,
-            source=self.describe(),
-            target=target,
-            categorical=self.categorical,
-            drop_missing=self.drop_missing,
-        )
+        table = table_from_frame(frame, kind=self.kind, source=self.describe(), target=target, settings=self)
         return tabular_dataset(name, table, split)
 
     def files(self) -> list[str]:
         return []
 
     def loaded_mb(self) -> float:
-        return LOADED_MB
+        return LOADED_MB * self.feature_scale()
 
     def describe(self) -> str:
         if self.name is None:

@@ -1,6 +1,7 @@
 """Rows to folds, shared by every kind: seeded train/validation/test indices
-(stratified or not, shuffle or k-fold), one-hot encoding of categorical
-columns, standardization with each fold's training statistics, and the record.
+(stratified or not, shuffle or k-fold), imputation of missing cells and
+standardization with each fold's training statistics, one-hot encoding of
+categorical columns, and the record.
 
 Randomness, all from generators seeded by derive_seed(seed, purpose), never the
 global RNG: fold k of the shuffle scheme permutes the rows with purpose "split"
@@ -23,12 +24,13 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 import torch
 
-from lthpipe.datasets.base import DataError, Dataset, Splits, SplitSettings
+from lthpipe.datasets.base import DataError, Dataset, PlantedSettings, Splits, SplitSettings
 from lthpipe.model import derive_seed
 
 # Parts in the order rows are dealt to them: test first, as lthpipe always did.
@@ -46,6 +48,10 @@ class Facts:
     labels: str  # one line: how the labels were made
     dropped: dict = field(default_factory=lambda: {"rows": 0, "why": ""})
     image_shape: list[int] | None = None
+    ignored: list[str] = field(default_factory=list)  # columns of the source that are not features
+    missing: dict = field(default_factory=dict)  # tables: missing cells found and what was done (frames.py)
+    left_out_classes: dict[str, int] = field(default_factory=dict)  # label -> rows, of classes too small to keep
+    planted: dict | None = None  # planted irrelevant inputs: what they are and which columns (datasets/planted.py)
 
 
 @dataclass(frozen=True)
@@ -55,10 +61,14 @@ class Table:
     facts: Facts  # feature_names names the columns of x; one-hot columns get theirs when encoded
     x: torch.Tensor  # (n, d) float32 numeric features
     y: torch.Tensor  # (n,) int64 class of each row; stratification balances it
-    categorical: dict[str, list[str]] = field(default_factory=dict)  # column -> (n,) category per row
+    categorical: dict[str, list[str | None]] = field(default_factory=dict)  # column -> (n,) category per row
+    # Missing cells (NaN in x, None in categorical) to fill per fold from its training rows.
+    impute: bool = False
     # Training rows -> (n,) labels of all rows, for labels that must not see
     # validation or test rows (a threshold fitted on training); y stays the strata.
     relabel: Callable[[torch.Tensor], torch.Tensor] | None = None
+    # Irrelevant inputs to append after encoding, drawn before the split (datasets/planted.py).
+    planted: PlantedSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -73,9 +83,21 @@ def tabular_dataset(name: str, table: Table, split: SplitSettings) -> Dataset:
     strata = table.y if split.stratify else torch.zeros_like(table.y)
     partitions = partition(strata, split, table.facts)
     # One vocabulary, from fold 0's training rows, so every fold has the same features.
-    x, feature_names = one_hot_encode(table, partitions[0].train)  # (n, d')
-    raw = [_select(x, _labels(table, p.train), p) for p in partitions]
-    facts = replace(table.facts, feature_names=feature_names)
+    vocabulary = vocabularies(table, partitions[0].train)
+    raw, fills, planted = [], [], None
+    for p in partitions:
+        filled, fill = impute(table, p.train) if table.impute else (table, {})
+        x, feature_names = one_hot_encode(filled, vocabulary)  # (n, d')
+        if table.planted is not None:
+            from lthpipe.datasets.planted import plant
+
+            # Every row's planted cells, fixed before the split; labels never read.
+            x, feature_names, planted = plant(x, feature_names, table.planted)  # (n, d' (1 + factor))
+        raw.append(_select(x, _labels(table, p.train), p))
+        fills.append(fill)
+    facts = replace(table.facts, feature_names=feature_names, planted=planted)
+    if table.impute:
+        facts = replace(facts, missing={**facts.missing, "imputed_with": fills})
     return assemble(name, facts, raw, per_feature=True, split_record=split_record(split))
 
 
@@ -202,10 +224,11 @@ def _check_shares(shares: list[list[int]], counts: list[int], split: SplitSettin
     for part, part_shares in zip(PARTS, shares):
         for c, share in enumerate(part_shares):
             if share == 0:
+                rows, need = f"{counts[c]} row{'' if counts[c] == 1 else 's'}", _rows_per_class(split)
                 raise DataError(
-                    f"{facts.source}: class {facts.class_names[c]!r} has only {counts[c]} rows, too few for a "
-                    f"stratified split: it would get no {part} rows. Give each class at least "
-                    f"{_rows_per_class(split)} rows, drop that class's rows, or set stratify: false."
+                    f"{facts.source}: class {facts.class_names[c]!r} has only {rows}, too few for a stratified split: "
+                    f"it would get no {part} rows. Give each class at least {need} rows, leave out the classes with "
+                    f"fewer (min_class_rows: {need}), or set stratify: false."
                 )
 
 
@@ -255,17 +278,68 @@ def sorted_labels(values: Iterable[str]) -> list[str]:
         return sorted(unique)
 
 
-def one_hot_encode(table: Table, train: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
-    """x with one 0/1 column per category seen in the training rows, per categorical
-    column; a category training never saw is all zeros."""
-    blocks, names = [table.x], list(table.facts.feature_names)
-    rows = train.tolist()
+def impute(table: Table, train: torch.Tensor) -> tuple[Table, dict[str, float | str]]:
+    """The table with every missing cell filled from the rows `train` alone (one fold's
+    training split, so no validation or test row moves a value): a numeric column's
+    median (the mean of the two middle values for an even count), a categorical
+    column's most frequent value (the first in sorted order on ties). Also the value
+    used, per column that had missing cells."""
+    x = table.x.clone()  # (n, d)
+    gaps = torch.isnan(x)  # (n, d)
+    fills: dict[str, float | str] = {}
+    for j in gaps.any(0).nonzero().flatten().tolist():
+        name = table.facts.feature_names[j]
+        given = table.x[train, j]  # (n_train,)
+        given = given[~torch.isnan(given)]
+        if not given.numel():
+            raise _nothing_to_impute_from(table.facts.source, name)
+        fills[name] = _median(given)
+        x[gaps[:, j], j] = fills[name]
+    categorical = {}
     for column, values in table.categorical.items():
-        vocabulary = sorted_labels(values[i] for i in rows)
-        index = {v: i for i, v in enumerate(vocabulary)}
+        if None in values:
+            seen = Counter(values[i] for i in train.tolist() if values[i] is not None)
+            if not seen:
+                raise _nothing_to_impute_from(table.facts.source, column)
+            # max keeps the first on ties. Should another fold's vocabulary lack this
+            # value, one_hot_encode gives the cell zeros, as for any unseen category.
+            fills[column] = max(sorted_labels(seen), key=seen.__getitem__)
+            values = [fills[column] if v is None else v for v in values]
+        categorical[column] = values
+    return replace(table, x=x, categorical=categorical), fills
+
+
+def _median(values: torch.Tensor) -> float:
+    ordered = values.double().sort().values  # (m,)
+    m = ordered.shape[0]
+    return ((ordered[(m - 1) // 2] + ordered[m // 2]) / 2).item()
+
+
+def _nothing_to_impute_from(source: str, column: str) -> DataError:
+    return DataError(
+        f"{source}: column {column!r} has no value in some fold's training rows to impute its missing cells from; "
+        "leave the column out with ignore:, or set missing: drop."
+    )
+
+
+def vocabularies(table: Table, train: torch.Tensor) -> dict[str, list[str]]:
+    """Each categorical column's categories seen in the training rows, missing cells aside."""
+    rows = train.tolist()
+    return {
+        column: sorted_labels(values[i] for i in rows if values[i] is not None)
+        for column, values in table.categorical.items()
+    }
+
+
+def one_hot_encode(table: Table, vocabulary: dict[str, list[str]]) -> tuple[torch.Tensor, list[str]]:
+    """x with one 0/1 column per category of `vocabulary`, per categorical column; a
+    category outside it is all zeros."""
+    blocks, names = [table.x], list(table.facts.feature_names)
+    for column, values in table.categorical.items():
+        index = {v: i for i, v in enumerate(vocabulary[column])}
         codes = torch.tensor([index.get(v, -1) for v in values])  # (n,), -1 when unseen
-        blocks.append((codes.unsqueeze(1) == torch.arange(len(vocabulary))).float())  # (n, categories)
-        names += [f"{column}={v}" for v in vocabulary]
+        blocks.append((codes.unsqueeze(1) == torch.arange(len(index))).float())  # (n, categories)
+        names += [f"{column}={v}" for v in vocabulary[column]]
     return torch.cat(blocks, 1), names
 
 
@@ -295,6 +369,11 @@ def assemble(name: str, facts: Facts, raw: list[Splits], per_feature: bool, spli
         "image_shape": facts.image_shape,
         "labels": facts.labels,
         "dropped": facts.dropped,
+        "ignored": facts.ignored,
+        "missing": facts.missing,
+        "left_out_classes": facts.left_out_classes,
+        # Only where there are planted inputs, so every other record stays as it was.
+        **({"planted": facts.planted} if facts.planted is not None else {}),
         "classes": [_class_counts(fold, facts.class_names) for fold in folds],
         "n_train": [fold.x_train.shape[0] for fold in folds],
         "n_val": [fold.x_val.shape[0] for fold in folds],

@@ -1,8 +1,8 @@
 """Kinds `csv` and `parquet`: a table in a file, one row per sample, one column the label.
 
 Header detection (csv, header: null): the first row is a header when some column
-has a non-numeric, non-empty first cell while its other cells (of the first
-HEADER_SAMPLE_ROWS rows; empty cells ignored, at least one required) are all
+has a non-numeric, non-missing first cell while its other cells (of the first
+HEADER_SAMPLE_ROWS rows; missing cells ignored, at least one required) are all
 numbers. A file whose every column is text cannot show its header this way and
 is read without one: set header: true for it.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from lthpipe.datasets.base import MB, Dataset, DataError, SplitSettings, frozen_tuple
+from lthpipe.datasets.base import MB, Dataset, DataError, SplitSettings, TableSettings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,17 +28,12 @@ PARQUET_EXPANSION = 10
 
 
 @dataclass(frozen=True)
-class CsvSource:
+class CsvSource(TableSettings):
     kind: ClassVar[str] = "csv"
     path: str  # relative to the working directory
     target: str | int = -1  # column name, or position (negative counts from the end)
     header: bool | None = None  # None: detect (module docstring)
     delimiter: str = ","
-    categorical: tuple[str | int, ...] = ()  # columns to one-hot encode
-    drop_missing: bool = False
-
-    def __post_init__(self) -> None:
-        frozen_tuple(self, "categorical")
 
     def load(self, name: str, split: SplitSettings) -> Dataset:
         return _dataset(self, _read_csv(self), name, split)
@@ -47,19 +42,14 @@ class CsvSource:
         return [self.path]
 
     def loaded_mb(self) -> float:
-        return CSV_EXPANSION * _file_mb(self.path)
+        return CSV_EXPANSION * _file_mb(self.path) * self.feature_scale()
 
 
 @dataclass(frozen=True)
-class ParquetSource:
+class ParquetSource(TableSettings):
     kind: ClassVar[str] = "parquet"
     path: str  # relative to the working directory
     target: str | int = -1
-    categorical: tuple[str | int, ...] = ()
-    drop_missing: bool = False
-
-    def __post_init__(self) -> None:
-        frozen_tuple(self, "categorical")
 
     def load(self, name: str, split: SplitSettings) -> Dataset:
         return _dataset(self, _read_parquet(self.path), name, split)
@@ -68,21 +58,14 @@ class ParquetSource:
         return [self.path]
 
     def loaded_mb(self) -> float:
-        return PARQUET_EXPANSION * _file_mb(self.path)
+        return PARQUET_EXPANSION * _file_mb(self.path) * self.feature_scale()
 
 
 def _dataset(source: CsvSource | ParquetSource, frame: pd.DataFrame, name: str, split: SplitSettings) -> Dataset:
     from lthpipe.datasets.frames import table_from_frame
     from lthpipe.datasets.splits import tabular_dataset
 
-    table = table_from_frame(
-        frame,
-        kind=source.kind,
-        source=source.path,
-        target=source.target,
-        categorical=source.categorical,
-        drop_missing=source.drop_missing,
-    )
+    table = table_from_frame(frame, kind=source.kind, source=source.path, target=source.target, settings=source)
     return tabular_dataset(name, table, split)
 
 
@@ -106,7 +89,9 @@ def _read_csv(source: CsvSource) -> pd.DataFrame:
     _check_file(source.path)
     try:
         header = _has_header(source) if source.header is None else source.header
-        frame = pd.read_csv(source.path, sep=source.delimiter, header=0 if header else None)
+        # Every cell as written: frames.py decides which are missing (missing_values),
+        # so a message can name the text it found. Clean numeric columns still parse.
+        frame = pd.read_csv(source.path, sep=source.delimiter, header=0 if header else None, na_filter=False)
     except OSError as err:
         raise DataError(f"{source.path}: cannot read it ({_reason(err)}); check the file's permissions") from None
     except ValueError as err:  # pandas' ParserError and EmptyDataError, UnicodeDecodeError
@@ -123,7 +108,10 @@ def _has_header(source: CsvSource) -> bool:
     """The rule in the module docstring."""
     import pandas as pd
 
-    sample = pd.read_csv(source.path, sep=source.delimiter, header=None, dtype=str, nrows=HEADER_SAMPLE_ROWS)
+    sample = pd.read_csv(source.path, sep=source.delimiter, header=None, dtype=str, nrows=HEADER_SAMPLE_ROWS,
+                         na_filter=False)
+    # A missing cell votes neither way.
+    sample = sample.mask(sample.apply(lambda column: column.str.strip().isin(source.missing_values)))
     first, rest = sample.iloc[0], sample.iloc[1:]
     for column in sample.columns:
         cells = rest[column].dropna()
