@@ -163,7 +163,7 @@ def pipeline(mnist_dir: str | None, cores: int, figure: Figures) -> None:
     print(f"   from nothing:      {figure('pipeline_s', timed(base, work))} s")
     print(f"   no-op rerun:       {figure('noop_s', timed(base, work))} s   (target < 5 s)")
     print(f"   dry run:           {figure('dry_run_s', timed(base + ['--dry-run'], work))} s   (target < 3 s)")
-    imports = timed([sys.executable, "-c", "import torch, lthpipe.stages"], work)
+    imports = timed([sys.executable, "-c", "import torch, lthpipe.stages.training"], work)
     one_job = timed(base + ["--forcerun", "artifacts/diabetes/prune/f0.500/masks.pt", "--", "artifacts/diabetes/prune/f0.500/masks.pt"], work)
     print(f"   job start: python + torch + lthpipe imports {imports:.2f} s in a fresh process; one forced cheap job "
           f"(prune, diabetes) through snakemake and the warm worker {one_job:.2f} s end to end")

@@ -55,8 +55,9 @@ def _layer_similarity(a: Params, b: Params, layer: int, perms: list[torch.Tensor
     """(h_l, h_l): entry (j, j') is what matching b's unit j' to a's unit j adds to the
     objective, with every other layer's matching fixed."""
     names = weight_names(a)
-    incoming_b = b[names[layer]] if layer == 0 else b[names[layer]][:, perms[layer - 1]]  # (h_l, in), columns in a's order
-    outgoing_b = b[names[layer + 1]] if layer + 1 == len(perms) else b[names[layer + 1]][perms[layer + 1]]  # (out, h_l)
+    # (h_l, in) with its columns in a's order, and (out, h_l) with its rows in a's order
+    incoming_b = b[names[layer]] if layer == 0 else b[names[layer]][:, perms[layer - 1]]
+    outgoing_b = b[names[layer + 1]] if layer + 1 == len(perms) else b[names[layer + 1]][perms[layer + 1]]
     similarity = a[names[layer]].double() @ incoming_b.double().T  # (h_l, h_l)
     similarity += a[names[layer + 1]].double().T @ outgoing_b.double()
     if f"b{layer}" in a:
@@ -113,7 +114,9 @@ def aligned_overlap(units: Sequence[tuple[int, int]], trained: Sequence[Params],
     if not pairs:
         raise ValueError("aligned overlap needs two or more seeds on one data split")
     perms = {pair: match_units(trained[pair[0]], trained[pair[1]]) for pair in pairs}
-    baseline = {} if untrained is None else {pair: match_units(untrained[pair[0]], untrained[pair[1]]) for pair in pairs}
+    baseline = {}
+    if untrained is not None:
+        baseline = {pair: match_units(untrained[pair[0]], untrained[pair[1]]) for pair in pairs}
     fractions = []
     for fraction in sorted(masks, reverse=True):
         found = masks[fraction]

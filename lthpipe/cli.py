@@ -101,7 +101,7 @@ def inspect(path: Path) -> list[str]:
 
 def export(model: Path, method: str, seed: int, data: Path | None, out: Path) -> list[str]:
     """Export one network of a retrain stage (its stack file) in every form."""
-    from lthpipe.stages import export_network
+    from lthpipe.stages.exports import export_network
 
     record = read_json(model.with_suffix(".json"))
     if record.get("stage") != "retrain":

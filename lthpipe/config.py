@@ -4,7 +4,6 @@ which hands each rule its settings object."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,7 +34,6 @@ from lthpipe.settings import (
 )
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
-PACKAGE = Path(__file__).parent
 
 
 class ConfigError(ValueError):
@@ -321,18 +319,3 @@ def _check_unique_datasets(path: Path) -> None:
     if path.suffix in (".yaml", ".yml") and path.is_file():
         with path.open() as f:
             yaml.load(f, Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader's subclass)
-
-
-def code_version(modules: list[str]) -> str:
-    """A hash of lthpipe modules' source (a name may be a subpackage: all its
-    modules). Rules carry it as a param, so Snakemake reruns a stage when the
-    library code it runs changes (its own code trigger sees only the script and
-    the rule)."""
-    digest = hashlib.sha256()
-    for module in sorted(modules):
-        target = PACKAGE / module
-        files = sorted(target.glob("*.py")) if target.is_dir() else [target.with_suffix(".py")]
-        for file in files:
-            digest.update(str(file.relative_to(PACKAGE)).encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()[:16]

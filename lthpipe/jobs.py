@@ -1,9 +1,8 @@
 """What every Snakemake script does around its one library call.
 
-A rule's script is one call: ``run_stage(snakemake, **arguments)`` runs
-``lthpipe.stages.<rule>`` (the torch stages), ``run_report`` runs
-``lthpipe.results.<rule>`` (reporting, no torch), so rule name = library function
-by construction. Around the call, ``job`` sends logging to the rule's log, clears
+A rule's script is one call: ``run_stage(snakemake, **arguments)`` runs a torch
+stage, ``run_report`` a reporting function (no torch): the function of the rule in
+``lthpipe.rule_functions``, the one table of rule -> function. Around the call, ``job`` sends logging to the rule's log, clears
 what a killed earlier attempt left, and sets the numerics and thread count."""
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from lthpipe import worker
+from lthpipe import rule_functions, worker
 from lthpipe.artifacts import stale_temporaries
 from lthpipe.errors import Refused
 
@@ -111,14 +110,12 @@ def job_usage(log_path: Path) -> tuple[float, float, int]:
 
 
 def execute(spec: JobSpec, arguments: dict[str, Any], in_worker: bool) -> int:
-    """Run ``lthpipe.stages.<rule>(**arguments)`` as the job ``spec``; the exit status.
+    """Run the rule's stage (``rule_functions``) with ``arguments`` as the job ``spec``; the exit status.
     The same in a worker's child and in the job's own process."""
     try:
         with job(spec):
             log.info("running in %s", "a child of the warm worker" if in_worker else "the job's own process")
-            from lthpipe import stages
-
-            getattr(stages, spec.rule)(**arguments)
+            rule_functions.function(spec.rule)(**arguments)
     except Refused as err:
         # What the user must fix (data, device): one line in Snakemake's output, no traceback.
         print(f"lthpipe: refused dataset {spec.wildcards.get('dataset')!r}: {err}", file=sys.stderr)
@@ -161,6 +158,4 @@ def _plain(value: Any) -> Any:
 def run_report(snakemake: Any, **arguments: Any) -> None:
     """The whole script of a reporting rule: ``lthpipe.results.<rule>(**arguments)``."""
     with job(JobSpec.of(snakemake, uses_torch=False)):
-        from lthpipe import results
-
-        getattr(results, snakemake.rule)(**arguments)
+        rule_functions.function(snakemake.rule)(**arguments)

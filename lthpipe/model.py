@@ -145,3 +145,8 @@ def training_flops_per_sample(arch: Architecture, n_nets: int) -> int:
     weights = arch.n_weights
     first = arch.n_in * arch.sizes[1]
     return n_nets * 2 * (weights + weights + (weights - first))
+
+
+def member(params: Params, i: int) -> Params:
+    """Network i of a stack, as views of the stack's tensors."""
+    return {k: v[i] for k, v in params.items()}

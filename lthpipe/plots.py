@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from statistics import mean, pstdev
+from statistics import mean
 from typing import Any, TypeVar
 
 import matplotlib

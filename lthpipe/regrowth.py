@@ -128,7 +128,6 @@ class Regrowth:
         self.generators = [torch.Generator().manual_seed(derive_seed(s, "set_growth")) for s in seeds]
         self.settings = settings
         self.total = total
-        self.updates = 0
 
     def grow_scores(self, i: int, grad: torch.Tensor) -> torch.Tensor:
         if self.rules[i] == "rigl":
@@ -141,7 +140,6 @@ class Regrowth:
         fraction = drop_fraction(iteration, self.settings, self.total)
         if fraction == 0.0:
             return None
-        self.updates += 1
         restart = {k: torch.zeros(m.shape, dtype=torch.bool, device=m.device) for k, m in mask.items()}
         for i, rule in enumerate(self.rules):
             if rule is None:

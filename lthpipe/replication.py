@@ -16,7 +16,6 @@ weights retained, the tickets against the controls). Free of torch.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 import shutil

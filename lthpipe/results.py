@@ -553,8 +553,3 @@ def markdown_to_html(text: str, title: str) -> str:
              "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eee}")
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
-
-
-
-# The suites' reporting rules (lthpipe.suite_report), reached by rule name like the ones above.
-from lthpipe.suite_report import suite_member, suite_planted, suite_summary  # noqa: E402, F401

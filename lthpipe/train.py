@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Protocol
 
 import torch
 
+from lthpipe import numerics
 from lthpipe.datasets import Splits
 from lthpipe.errors import Refused
 from lthpipe.model import Params, backward, forward_with_activations
@@ -356,3 +358,19 @@ def _epochs(iteration: int, per_epoch: int) -> str:
     """Epochs done, as a whole number at epoch ends (what the logs have always said)."""
     epochs = iteration / per_epoch
     return str(iteration // per_epoch) if iteration % per_epoch == 0 else f"{epochs:.2f}"
+
+
+def describe_compute(device: str) -> dict:
+    """What a training job ran on; its bits depend on the device and the thread count,
+    and on a GPU on which GPU and which CUDA and cuDNN builds ran it."""
+    resolved = resolve_device(device)
+    compute = {"device": str(resolved), "threads": torch.get_num_threads(), "torch": torch.__version__,
+               **numerics.describe()}
+    if resolved.type == "cuda":
+        # Called in the job's own process (a child of the warm worker), never before the fork.
+        compute.update({
+            "gpu": torch.cuda.get_device_name(resolved), "capability": list(torch.cuda.get_device_capability(resolved)),
+            "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
+            "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+        })
+    return compute

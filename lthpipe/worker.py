@@ -63,7 +63,7 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
-from lthpipe import provenance
+from lthpipe import provenance, rule_functions
 
 IDLE_SECONDS = 60
 START_TIMEOUT_SECONDS = 60
@@ -322,7 +322,8 @@ def serve(path: Path, search_path: list[str], entry_point: str) -> None:
         sys.path[:] = search_path  # what the job's own process would import from
         import torch  # noqa: F401  (the point of the worker; jobs queue on the socket meanwhile)
 
-        import lthpipe.stages  # noqa: F401
+        for module in rule_functions.stage_modules():
+            importlib.import_module(module)
 
         try:
             _supervise(listener, lock, entry_point)

@@ -21,7 +21,7 @@ rule aggregate:
     params:
         settings=report_settings,
         about=study_about,
-        code=REPORT_CODE,
+        code=code_of("aggregate"),
     log:
         "artifacts/{dataset}/logs/aggregate.log",
     threads: 1
@@ -48,7 +48,7 @@ rule summarize:
             labels={"figure": "accuracy curves, all datasets"},
         ),
     params:
-        code=REPORT_CODE,
+        code=code_of("summarize"),
     log:
         "artifacts/logs/summarize.log",
     threads: 1

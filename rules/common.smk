@@ -1,12 +1,12 @@
 # Configuration, wildcard constraints and the named functions the rules use.
+import functools
 import math
 from pathlib import Path
 
-from lthpipe import feasibility
+from lthpipe import feasibility, rule_functions
 from lthpipe.artifacts import read_json
 from lthpipe.config import (
     ConfigError,
-    code_version,
     export_targets,
     fraction_tag,
     inference_settings,
@@ -22,31 +22,34 @@ from lthpipe.suites import resolve_suites
 try:
     STUDIES = resolve(config, files=workflow.configfiles)
     SUITES = resolve_suites(config)
-    # Jobs run on this machine unless a cluster executor sends them elsewhere; there,
-    # each job parses this file again on its node (remote mode) and checks that node.
-    feasibility.check(STUDIES, config.get("device", "auto"), local=workflow.local_exec or workflow.remote_exec)
+    # What no machine could run (a dataset's own memory limit); what this machine cannot
+    # run is checked once the executor is known (machine_checked).
+    feasibility.check(STUDIES, config.get("device", "auto"), local=False)
 except ConfigError as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
 
-# Library code each kind of stage runs: editing it reruns that kind of stage.
-# artifacts.py and jobs.py (how files are written and logged) are left out.
-TRAINING_MODULES = ["checkpoint", "compact", "datasets", "lottery", "model", "numerics", "prune", "regrowth", "saliency",
-                    "settings", "stability", "stages", "structured", "train"]
-TRAINING_CODE = code_version(TRAINING_MODULES)
-# The instability analysis trains as the training stages do, and interpolates.
-INSTABILITY_CODE = code_version([*TRAINING_MODULES, "instability"])
-OVERLAP_CODE = code_version(
-    ["alignment", "checkpoint", "lottery", "model", "numerics", "plots", "prune", "settings", "stability", "stages"]
-)
-# Exports and the inference benchmark also run these; editing them reruns only those rules.
-EXPORT_CODE = code_version(
-    ["checkpoint", "compact", "datasets", "export", "inference", "model", "numerics", "settings", "stages"]
-)
+
+@functools.cache
+def machine_checked():
+    """Refuse what the machine that runs the jobs cannot run (a CUDA device, memory),
+    before any job: asked by every job's resources while the DAG is built, when
+    Snakemake knows whether jobs run here. Under a cluster executor each job parses
+    this file again on its node (remote mode), and checks that node."""
+    try:
+        feasibility.check(STUDIES, config.get("device", "auto"), local=not on_cluster() or workflow.remote_exec)
+    except ConfigError as err:
+        raise WorkflowError(f"invalid configuration: {err}") from None
+    return True
+
+
+# Each rule's `code` param: the digest of the lthpipe modules its function can run,
+# derived from the imports (lthpipe.provenance), so editing a module reruns exactly
+# the jobs that can run it. jobs.py and worker.py (where and how a job runs) are
+# imported by no rule's function: editing them reruns nothing.
+code_of = rule_functions.code
 EXPORTS = export_targets(config)
 INFERENCE = inference_settings(config)
 INFERENCE_DATASETS = config.get("inference", {}).get("datasets", [])
-REPORT_CODE = code_version(["lottery", "plots", "results", "settings", "stats"])
-FIGURE_CODE = code_version(["checkpoint", "datasets", "lottery", "model", "numerics", "plots", "settings", "stages"])
 # A param of every torch rule, since it sets the bits of every product (lthpipe.numerics).
 NUMERICS = numerics_mode(config)
 # Suite members whose data is checked first: they run only when accepted, through their
@@ -157,6 +160,7 @@ def data_mb(wildcards):
 
 
 def data_mem_mb(wildcards):
+    machine_checked()
     data = study(wildcards).data
     return study(wildcards).resources.mem_mb or estimated_mb(data.source, data.split.resplits)
 
@@ -166,6 +170,7 @@ def data_runtime(wildcards):
 
 
 def mem_mb(wildcards):
+    machine_checked()
     s = study(wildcards)
     largest_stack = max(mb for _, mb in feasibility.training_estimates(s).values())
     return s.resources.mem_mb or max(1000 + 3 * math.ceil(data_mb(wildcards)), largest_stack)
@@ -328,8 +333,6 @@ def results_message():
 
 # --- suites (lthpipe.suites, rules/suites.smk) -------------------------------------------
 
-# The suite reports read the members' records and the planted-input analysis.
-SUITE_CODE = code_version(["lottery", "planted", "plots", "results", "stats", "suite_plots", "suite_report"])
 
 
 def on_cluster():

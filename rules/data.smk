@@ -8,7 +8,7 @@ rule make_data:
     params:
         numerics=NUMERICS,
         settings=data_settings,
-        code=TRAINING_CODE,
+        code=code_of("make_data"),
     log:
         "artifacts/{dataset}/logs/make_data.log",
     benchmark:

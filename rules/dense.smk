@@ -7,7 +7,7 @@ rule train_dense:
     params:
         numerics=NUMERICS,
         settings=dense_settings,
-        code=TRAINING_CODE,
+        code=code_of("train_dense"),
     log:
         "artifacts/{dataset}/logs/train_dense.log",
     benchmark:

@@ -11,7 +11,7 @@ rule export_network:
         csr_description="artifacts/{dataset}/export/f{fraction}/{method}/seed{seed}/csr.json",
     params:
         numerics=NUMERICS,
-        code=EXPORT_CODE,
+        code=code_of("export_network"),
     log:
         "artifacts/{dataset}/logs/export/f{fraction}/{method}/seed{seed}.log",
     threads: 1
@@ -35,7 +35,7 @@ rule benchmark_inference:
     params:
         numerics=NUMERICS,
         settings=inference_params,
-        code=EXPORT_CODE + REPORT_CODE,
+        code=code_of("benchmark_inference"),
     log:
         "artifacts/{dataset}/logs/benchmark_inference.log",
     threads: max(INFERENCE.threads)

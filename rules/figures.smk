@@ -13,7 +13,7 @@ rule decision_regions:
         plot=report_figure("decision_regions", "5. how the networks decide", "decision regions"),
     params:
         numerics=NUMERICS,
-        code=FIGURE_CODE,
+        code=code_of("decision_regions"),
     log:
         "artifacts/{dataset}/logs/decision_regions.log",
     benchmark:

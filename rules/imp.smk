@@ -18,7 +18,7 @@ rule imp:
     params:
         numerics=NUMERICS,
         settings=level_settings,
-        code=TRAINING_CODE,
+        code=code_of("imp"),
     log:
         "artifacts/{dataset}/logs/imp/level{level}.log",
     benchmark:
@@ -48,7 +48,7 @@ rule imp_controls:
     params:
         numerics=NUMERICS,
         settings=control_settings,
-        code=TRAINING_CODE,
+        code=code_of("imp_controls"),
     log:
         "artifacts/{dataset}/logs/imp_controls/level{level}.log",
     benchmark:

@@ -13,7 +13,7 @@ rule instability:
     params:
         numerics=NUMERICS,
         settings=spawn_settings,
-        code=INSTABILITY_CODE,
+        code=code_of("instability"),
     log:
         "artifacts/{dataset}/logs/instability/at{at}.log",
     benchmark:
@@ -38,7 +38,7 @@ rule summarize_instability:
         summary="artifacts/{dataset}/instability.json",
         plot=report_figure("instability", "3. how tickets train", "instability to the data order"),
     params:
-        code=REPORT_CODE,
+        code=code_of("summarize_instability"),
     log:
         "artifacts/{dataset}/logs/summarize_instability.log",
     threads: 1

@@ -10,7 +10,7 @@ rule align_overlap:
         plot=report_figure("aligned_overlap", "4. what pruning removed", "overlap with hidden units matched"),
     params:
         numerics=NUMERICS,
-        code=OVERLAP_CODE,
+        code=code_of("align_overlap"),
     log:
         "artifacts/{dataset}/logs/align_overlap.log",
     benchmark:

@@ -14,7 +14,7 @@ rule prune:
     params:
         numerics=NUMERICS,
         settings=prune_settings,
-        code=TRAINING_CODE,
+        code=code_of("prune"),
     log:
         "artifacts/{dataset}/logs/prune/f{fraction}.log",
     benchmark:

@@ -15,7 +15,7 @@ rule retrain:
     params:
         numerics=NUMERICS,
         settings=retrain_settings,
-        code=TRAINING_CODE,
+        code=code_of("retrain"),
     log:
         "artifacts/{dataset}/logs/retrain/f{fraction}.log",
     benchmark:

@@ -17,7 +17,7 @@ checkpoint check_data:
     params:
         numerics=NUMERICS,
         settings=data_settings,
-        code=TRAINING_CODE,
+        code=code_of("check_data"),
     log:
         "artifacts/{dataset}/logs/check_data.log",
     benchmark:
@@ -41,7 +41,7 @@ rule planted_inputs:
         planted="artifacts/{dataset}/planted.json",
     params:
         numerics=NUMERICS,
-        code=TRAINING_CODE,
+        code=code_of("planted_inputs"),
     log:
         "artifacts/{dataset}/logs/planted_inputs.log",
     benchmark:
@@ -65,7 +65,7 @@ rule suite_member:
         record="artifacts/suites/{suite}/members/{dataset}.json",
     params:
         member=member_params,
-        code=SUITE_CODE,
+        code=code_of("suite_member"),
     log:
         "artifacts/suites/{suite}/logs/{dataset}.log",
     threads: 1
@@ -93,7 +93,7 @@ rule suite_summary:
         ),
     params:
         suite=suite_params,
-        code=SUITE_CODE,
+        code=code_of("suite_summary"),
     log:
         "artifacts/suites/{suite}/logs/suite_summary.log",
     threads: 1
@@ -113,7 +113,7 @@ rule suite_planted:
         ),
     params:
         suite=suite_params,
-        code=SUITE_CODE,
+        code=code_of("suite_planted"),
     log:
         "artifacts/suites/{suite}/logs/suite_planted.log",
     threads: 1

@@ -7,7 +7,7 @@ rule train_width:
     params:
         numerics=NUMERICS,
         settings=width_settings,
-        code=TRAINING_CODE,
+        code=code_of("train_width"),
     log:
         "artifacts/{dataset}/logs/train_width/w{width}.log",
     benchmark:
@@ -30,7 +30,7 @@ checkpoint select_width:
         plot=report_figure("width", "1. width search", "width search"),
     params:
         settings=lambda wildcards: to_params(study(wildcards).selection_settings()),
-        code=REPORT_CODE,
+        code=code_of("select_width"),
     log:
         "artifacts/{dataset}/logs/select_width.log",
     threads: 1

@@ -10,7 +10,6 @@ every width is then good enough, so the smallest searched width wins."""
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import re
 from collections import Counter
@@ -226,8 +225,9 @@ def test_editing_train_py_reruns_every_training_job(project, study_for_code):
     assert {rule: planned[rule] for rule in TRAINING_JOBS} == TRAINING_JOBS
 
 
-def test_editing_artifacts_jobs_or_worker_reruns_nothing(project, study_for_code):
-    with edited(project, "artifacts", "jobs", "worker"):
+def test_editing_jobs_or_worker_reruns_nothing(project, study_for_code):
+    """Where and how a job runs is no rule function's import (lthpipe.provenance)."""
+    with edited(project, "jobs", "worker"):
         assert planned_jobs(study_for_code, project=project) == []
         # Not vacuous: Snakemake does read this copy's modules.
         with edited(project, "export"):
@@ -260,154 +260,51 @@ def test_editing_plots_py_reruns_no_export(plots_edited):
     assert not plots_edited["changed"] & EXPORT_FILES
 
 
-# Which modules each rule's code hash covers (rules/common.smk), against what the rule
-# runs: its script's imports, its stage function (lthpipe.stages.<rule> for torch
-# rules, lthpipe.results.<rule> for reports), what that function calls in its own
-# module, and every lthpipe module those import. A module missing from the hash is
-# one whose edit never reruns the rule.
-PACKAGE = REPO / "lthpipe"
-# README: "artifacts.py, jobs.py and worker.py (file writing, logging, where a job runs)
-# are left out on purpose".
-LEFT_OUT = {"artifacts", "jobs", "worker"}
+# Which modules each rule's code hash covers: derived from the imports of the function
+# the rule runs (lthpipe.rule_functions, lthpipe.provenance), never kept by hand.
 
 
-def _is_module(name: str) -> bool:
-    return (PACKAGE / f"{name}.py").is_file() or (PACKAGE / name).is_dir()
-
-
-def _trees(module: str) -> list[ast.Module]:
-    folder = PACKAGE / module
-    files = sorted(folder.glob("*.py")) if folder.is_dir() else [PACKAGE / f"{module}.py"]
-    return [ast.parse(path.read_text()) for path in files]
-
-
-def _imports(nodes) -> dict[str, str]:
-    """Local name -> the lthpipe module it comes from (a subpackage counts as one module)."""
-    found = {}
-    for node in nodes:
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "lthpipe":
-            parts = node.module.split(".")
-            for alias in node.names:
-                if len(parts) > 1:
-                    found[alias.asname or alias.name] = parts[1]
-                elif _is_module(alias.name):
-                    found[alias.asname or alias.name] = alias.name
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                parts = alias.name.split(".")
-                if parts[0] == "lthpipe" and len(parts) > 1:
-                    found[alias.asname or parts[0]] = parts[1]
-    return found
-
-
-def _closure(module: str, seen: set[str] | None = None) -> set[str]:
-    """module and every lthpipe module it imports, at any depth (LEFT_OUT ones aside)."""
-    seen = set() if seen is None else seen
-    if module in seen or module in LEFT_OUT:
-        return seen
-    seen.add(module)
-    for tree in _trees(module):
-        for imported in _imports(ast.walk(tree)).values():
-            _closure(imported, seen)
-    return seen
-
-
-def modules_run_by(module: str, function: str) -> set[str]:
-    [tree] = _trees(module)
-    top = _imports(tree.body)
-    # Functions and module-level constants of the module, which a function may use.
-    local = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
-    local |= {t.id: node for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
-              if isinstance(t, ast.Name)}
-    assert function in local, f"lthpipe.{module} has no function {function} (rule name = library function)"
-    used, todo, done = {module}, [function], set()
-    while todo:
-        name = todo.pop()
-        if name in done:
-            continue
-        done.add(name)
-        for node in ast.walk(local[name]):
-            for imported in _imports([node]).values():
-                used |= _closure(imported)
-            if isinstance(node, ast.Name) and node.id in top:
-                used |= _closure(top[node.id])
-            if isinstance(node, ast.Name) and node.id in local:
-                todo.append(node.id)
-    return used
-
-
-def code_lists() -> dict[str, frozenset[str]]:
-    """The modules of each NAME_CODE = code_version(...) of rules/common.smk: its
-    top-level assignments run again with a code_version that returns the modules."""
-    common = (REPO / "rules" / "common.smk").read_text()
-    namespace: dict = {"code_version": frozenset}
-    for match in re.finditer(r"^([A-Z_]+) = (.*?)(?=^[^\s)\]}]|\Z)", common, re.MULTILINE | re.DOTALL):
-        try:
-            exec(f"{match[1]} = {match[2]}", namespace)
-        except NameError:  # an assignment that needs the workflow (config, STUDIES, ...)
-            continue
-    return {name: value for name, value in namespace.items() if name.endswith("_CODE")}
-
-
-def workflow_rules() -> dict[str, tuple[str, str | None]]:
-    """rule -> (its script, its `code=` param expression or None)."""
+def workflow_rules() -> dict[str, tuple[str, str]]:
+    """rule -> (its script, its rule block)."""
     rules = {}
     for path in sorted((REPO / "rules").glob("*.smk")):
         for match in re.finditer(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^\S|\Z)", path.read_text(),
                                  re.MULTILINE | re.DOTALL):
             script = re.search(r'^\s+script:\s*\n\s+"\.\./scripts/(\w+)\.py"', match[2], re.MULTILINE)
-            code = re.search(r"^\s+code=(.+),$", match[2], re.MULTILINE)
             if script:
-                rules[match[1]] = (script[1], code[1] if code else None)
+                rules[match[1]] = (script[1], match[2])
     return rules
 
 
-def hashed_modules(rule: str) -> set[str]:
-    lists = code_lists()
-    _, expression = workflow_rules()[rule]
-    return set().union(*(lists[name.strip()] for name in expression.split("+"))) if expression else set()
+def test_every_rule_runs_its_function_of_the_table_and_carries_that_functions_hash():
+    from lthpipe.rule_functions import FUNCTIONS, STAGES
+
+    rules = workflow_rules()
+    assert set(rules) == set(FUNCTIONS)
+    for rule, (script, block) in rules.items():
+        assert f'code=code_of("{rule}"),' in block, f"rule {rule} does not carry its own function's code hash"
+        text = (REPO / "scripts" / f"{script}.py").read_text()
+        assert ("run_stage(" in text) == (rule in STAGES) and ("run_report(" in text) == (rule not in STAGES)
 
 
-def modules_of_rule(rule: str) -> set[str]:
-    script_name, _ = workflow_rules()[rule]
-    script = (REPO / "scripts" / f"{script_name}.py").read_text()
-    torch_stage = "run_stage" in script  # lthpipe.jobs: run_stage -> stages.<rule>, run_report -> results.<rule>
-    used = modules_run_by("stages" if torch_stage else "results", rule)
-    for imported in _imports(ast.walk(ast.parse(script))).values():
-        used |= _closure(imported)
-    # lthpipe.jobs sets every torch job's numerics mode (lthpipe.numerics) before the stage runs.
-    return used | ({"numerics"} if torch_stage else set())
+TRAINING_RULES = ("train_width", "train_dense", "prune", "retrain", "imp", "imp_controls")
 
 
-# Rules whose hash leaves out a module they run (found by this test); fix rules/common.smk,
-# then remove the entry.
-KNOWN_GAPS = {
-    "export_network": "EXPORT_CODE leaves out prune (export.py and compact.py import it)",
-    "benchmark_inference": "EXPORT_CODE + REPORT_CODE leave out prune (inference.py, export.py) and train "
-                           "(stages._compute calls train.resolve_device)",
-}
+@pytest.mark.parametrize("rule", TRAINING_RULES)
+def test_a_training_rules_code_covers_the_training_code_and_no_output_code(rule):
+    from lthpipe.provenance import modules_behind
+    from lthpipe.rule_functions import FUNCTIONS
+
+    behind = set(modules_behind(FUNCTIONS[rule]))
+    assert {"lthpipe.train", "lthpipe.prune", "lthpipe.model", "lthpipe.stages.training"} <= behind
+    assert not behind & {"lthpipe.export", "lthpipe.inference", "lthpipe.plots", "lthpipe.stages.exports",
+                         "lthpipe.stages.benchmark", "lthpipe.stages.figures", "lthpipe.jobs", "lthpipe.worker"}
 
 
-@pytest.mark.parametrize("rule", [
-    pytest.param(rule, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[rule])) if rule in KNOWN_GAPS else rule
-    for rule in sorted(workflow_rules())
-])
-def test_a_rules_code_hash_covers_every_module_it_runs(rule):
-    assert hashed_modules(rule), f"rule {rule} has no code= param"
-    missing = modules_of_rule(rule) - LEFT_OUT - hashed_modules(rule)
-    assert not missing, (
-        f"rule {rule} runs lthpipe modules its code hash leaves out, so editing them never reruns it: "
-        f"{sorted(missing)}; add them to its *_CODE list in rules/common.smk (or, for code that cannot change "
-        "an output, to the README's list of modules left out on purpose and to LEFT_OUT here)")
+def test_the_exports_code_covers_pruning_and_compaction_and_the_data_jobs_no_training():
+    from lthpipe.provenance import modules_behind
+    from lthpipe.rule_functions import FUNCTIONS
 
-
-def test_the_analysis_finds_what_a_rule_imports():
-    """Not vacuous: the export rule runs export, compact and prune, and the report rules plots."""
-    assert {"stages", "export", "compact", "prune", "checkpoint", "numerics"} <= modules_of_rule("export_network")
-    assert {"results", "plots", "stats"} <= modules_of_rule("aggregate")
-    assert "export" not in modules_of_rule("train_dense")
-
-
-def test_file_writing_logging_and_the_worker_are_in_no_code_hash():
-    assert all(not modules & LEFT_OUT for modules in code_lists().values())
-    assert len(code_lists()) >= 4
+    assert {"lthpipe.export", "lthpipe.compact", "lthpipe.prune"} <= set(modules_behind(FUNCTIONS["export_network"]))
+    assert "lthpipe.train" not in modules_behind(FUNCTIONS["make_data"])
+    assert {"lthpipe.results", "lthpipe.plots", "lthpipe.stats"} <= set(modules_behind(FUNCTIONS["aggregate"]))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lthpipe.config import ConfigError, code_version, resolve
+from lthpipe.config import ConfigError, resolve
 from lthpipe.settings import LevelSettings, from_params, to_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -141,25 +141,6 @@ def test_snakemake_stops_on_a_bad_config_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "datasets.mnist.train.epochs" in result.stderr + result.stdout
     assert not (tmp_path / "artifacts").exists()
-
-
-def test_code_version_changes_with_the_source(tmp_path, monkeypatch):
-    import lthpipe.config as config_module
-
-    before = code_version(["plots", "datasets"])
-    for name in ("plots.py", "datasets"):
-        source = config_module.PACKAGE / name
-        if source.is_dir():
-            (tmp_path / name).mkdir()
-            for module in source.glob("*.py"):
-                (tmp_path / name / module.name).write_bytes(module.read_bytes())
-        else:
-            (tmp_path / name).write_bytes(source.read_bytes())
-    monkeypatch.setattr(config_module, "PACKAGE", tmp_path)
-    assert code_version(["plots", "datasets"]) == before
-    with (tmp_path / "datasets" / "tables.py").open("a") as f:
-        f.write("\n# edit\n")
-    assert code_version(["plots", "datasets"]) != before
 
 
 def test_the_schema_lists_what_the_registries_hold():

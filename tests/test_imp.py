@@ -19,15 +19,17 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from workflow_helpers import REPO, planned_jobs, snakemake, write_config
 
-from lthpipe import checkpoint, results, stages
+from lthpipe import checkpoint, results, rule_functions, train
 from lthpipe.artifacts import read_json
 from lthpipe.config import resolve
 from lthpipe.datasets import Splits
 from lthpipe.model import init_params, stack
 from lthpipe.settings import IMP_TICKET, ImpSettings, TrainSettings
+from lthpipe.stages import data as data_stages
+from lthpipe.stages import training
 from lthpipe.train import accuracy, train_stack
-from workflow_helpers import REPO, announced_jobs, planned_jobs, snakemake, write_config
 
 TESTS = Path(__file__).resolve().parent
 
@@ -102,14 +104,14 @@ def run_levels_both_ways(folder: str) -> None:
     folder = Path(folder)
     study = resolve(config())["wine"]
     data, dense = folder / "data.pt", folder / "dense.pt"
-    stages.make_data("wine", study.data, data)
-    stages.train_dense(data, "wine", study.dense_settings(study.settings.hidden), dense)
+    data_stages.make_data("wine", study.data, data)
+    training.train_dense(data, "wine", study.dense_settings(study.settings.hidden), dense)
     previous = {"together": dense, "apart": dense}
     for level in (1, 2):
         settings = study.level_settings(level)
-        stages.imp(data, dense, previous["together"], "wine", settings, folder / f"together{level}.pt")
-        stages.imp(data, dense, previous["apart"], "wine", settings.ticket(), folder / f"ticket{level}.pt")
-        stages.imp_controls(data, dense, folder / f"ticket{level}.pt", "wine", settings.controls(),
+        training.imp(data, dense, previous["together"], "wine", settings, folder / f"together{level}.pt")
+        training.imp(data, dense, previous["apart"], "wine", settings.ticket(), folder / f"ticket{level}.pt")
+        training.imp_controls(data, dense, folder / f"ticket{level}.pt", "wine", settings.controls(),
                             folder / f"controls{level}.pt")
         previous = {"together": folder / f"together{level}.pt", "apart": folder / f"ticket{level}.pt"}
 
@@ -176,9 +178,9 @@ def test_the_controls_job_refuses_the_ticket_and_the_ticket_job_needs_it(both_wa
     settings = resolve(config())["wine"].level_settings(1)
     data, dense = both_ways / "data.pt", both_ways / "dense.pt"
     with pytest.raises(ValueError, match="controls only"):
-        stages.imp_controls(data, dense, both_ways / "ticket1.pt", "wine", settings, both_ways / "x.pt")
+        training.imp_controls(data, dense, both_ways / "ticket1.pt", "wine", settings, both_ways / "x.pt")
     with pytest.raises(ValueError, match="leave it out"):
-        stages.imp(data, dense, dense, "wine", settings.controls(), both_ways / "x.pt")
+        training.imp(data, dense, dense, "wine", settings.controls(), both_ways / "x.pt")
 
 
 def test_the_rows_come_from_both_records_and_a_network_in_two_is_refused(both_ways):
@@ -313,7 +315,7 @@ def test_test_accuracy_computed_once_equals_the_per_evaluation_value_at_the_earl
 # ---- the GPU path, checked without a GPU -----------------------------------------
 
 # What lthpipe.worker.serve imports before it forks a child per job.
-WORKER_IMPORTS = ("torch", "lthpipe.stages")
+WORKER_IMPORTS = ("torch", *rule_functions.stage_modules())
 NO_CUDA_BEFORE_FORK = textwrap.dedent("""
     import importlib, sys
     import torch
@@ -354,16 +356,16 @@ def test_importing_what_the_worker_imports_before_it_forks_initialises_no_cuda()
 
 
 def test_a_jobs_record_names_the_device_and_the_library_versions(monkeypatch):
-    cpu = stages._compute("cpu")
+    cpu = train.describe_compute("cpu")
     assert cpu["device"] == "cpu" and cpu["torch"] == torch.__version__ and "gpu" not in cpu
     # What a CUDA job records, with the GPU's answers stubbed (none here).
-    monkeypatch.setattr(stages, "resolve_device", lambda name: torch.device(name))
+    monkeypatch.setattr(train, "resolve_device", lambda name: torch.device(name))
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: "NVIDIA H200")
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device: (9, 0))
     monkeypatch.setattr(torch.version, "cuda", "12.8")
     monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 91002)
     monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    gpu = stages._compute("cuda")
+    gpu = train.describe_compute("cuda")
     assert gpu["device"] == "cuda" and gpu["torch"] == torch.__version__
     assert (gpu["gpu"], gpu["capability"], gpu["cuda"], gpu["cudnn"]) == ("NVIDIA H200", [9, 0], "12.8", 91002)
     assert gpu["cublas_workspace_config"] == ":4096:8"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from sklearn.datasets import load_iris, load_wine
+from sklearn.datasets import load_iris
 
 from lthpipe import checkpoint
 from lthpipe.prune import kept_count

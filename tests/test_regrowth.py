@@ -13,7 +13,7 @@ from lthpipe.model import Architecture, init_params, stack
 from lthpipe.prune import magnitude_mask, random_mask_like
 from lthpipe.regrowth import Regrowth, drop_fraction, erdos_renyi_counts, start_mask, update_layer
 from lthpipe.settings import RetrainSettings, SparseTrainingSettings, TrainSettings, from_params, to_params
-from lthpipe.stages import LotteryStart
+from lthpipe.stages.training import LotteryStart
 from lthpipe.train import FusedAdam, _restart, train_stack
 from test_train import toy_splits
 
@@ -51,8 +51,8 @@ def test_rigl_grows_the_largest_gradients_of_the_connections_not_kept():
     params = {k: (v * mask[k][0] if k in mask else v).unsqueeze(0) for k, v in weights.items()}
     grads = {k: torch.randn(v.shape, generator=torch.Generator().manual_seed(1)) for k, v in params.items()}
     before = {k: m.clone() > 0 for k, m in mask.items()}
-    restart = Regrowth(["rigl"], [0], SPARSE, 12)(3, params, grads, mask)  # step 3: drop and grow 0.5 * (1 + cos(π/3)) / 2
-    fraction = 0.25 * (1 + math.cos(math.pi * 3 / 9))
+    restart = Regrowth(["rigl"], [0], SPARSE, 12)(3, params, grads, mask)  # step 3 of 12: T_end = 9
+    fraction = 0.25 * (1 + math.cos(math.pi * 3 / 9))  # α/2 (1 + cos(π t / T_end))
     for k, old in before.items():
         new = mask[k] > 0
         count = math.floor(fraction * int(old.sum()) + 0.5)

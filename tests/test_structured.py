@@ -10,7 +10,7 @@ from lthpipe.compact import apply_mask, compact, effective_widths, mlp_forward
 from lthpipe.lottery import METHODS
 from lthpipe.model import Architecture, init_params
 from lthpipe.prune import dense_hidden, dense_small_network, magnitude_mask, retained_fraction
-from lthpipe.stages import LotteryStart
+from lthpipe.stages.training import LotteryStart
 from lthpipe.structured import neuron_mask, top_units, unit_mask, unit_scores
 
 ARCH = Architecture(6, (16,), 3)

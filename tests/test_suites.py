@@ -15,15 +15,23 @@ import pytest
 import torch
 import yaml
 
-from lthpipe import stages
 from lthpipe.artifacts import read_json
 from lthpipe.config import ConfigError, resolve
-from lthpipe.datasets import CsvSource, DataSettings, SplitSettings
+from lthpipe.datasets import CsvSource, DataSettings, SplitSettings, make_dataset
 from lthpipe.datasets.base import PlantedSettings
 from lthpipe.datasets.planted import plant, row_order
 from lthpipe.datasets.splits import Facts, Table, tabular_dataset
 from lthpipe.planted import auc, removal_shares
-from lthpipe.suite_report import member_record, ranks, removable, spearman, suite_answer, suite_markdown
+from lthpipe.stages import analyses
+from lthpipe.stages import data as data_stages
+from lthpipe.suite_report import (
+    member_record,
+    ranks,
+    removable,
+    spearman,
+    suite_answer,
+    suite_markdown,
+)
 from lthpipe.suites import member_key, openml_list, resolve_suites
 
 REPO = Path(__file__).resolve().parents[1]
@@ -232,10 +240,10 @@ def test_planted_columns_never_read_the_labels_and_are_fixed_before_the_split(ki
 def test_a_csv_source_with_planted_inputs_records_them(tmp_path):
     path = write_table(tmp_path / "t.csv")
     source = CsvSource(path=path, planted={"factor": 2, "kind": "noise"})
-    data = stages.make_dataset("t", source, SplitSettings())
+    data = make_dataset("t", source, SplitSettings())
     assert data.record["n_features"] == 6 and data.record["planted"]["columns"] == [2, 3, 4, 5]
     assert data.record["feature_names"][2:] == [f"planted_noise{i}" for i in range(4)]
-    assert "planted" not in stages.make_dataset("t", CsvSource(path=path), SplitSettings()).record
+    assert "planted" not in make_dataset("t", CsvSource(path=path), SplitSettings()).record
 
 
 # --- what pruning does with planted inputs ------------------------------------------------
@@ -280,7 +288,7 @@ def test_the_planted_stage_counts_each_networks_first_layer(tmp_path):
     }, [{"retained": 0.5}, {"retained": 0.5}])
     record = tmp_path / "data.json"
     record.write_text('{"planted": {"columns": [2, 3], "real_features": 2}}')
-    stages.planted_inputs(record, [path], "d", tmp_path / "planted.json")
+    analyses.planted_inputs(record, [path], "d", tmp_path / "planted.json")
     rows = read_json(tmp_path / "planted.json")["networks"]
     assert [(r["method"], r["planted_removed"], r["real_removed"]) for r in rows] == [
         ("rewind", 0.75, 0.25), ("random_mask", 0.5, 0.5)]
@@ -289,11 +297,11 @@ def test_the_planted_stage_counts_each_networks_first_layer(tmp_path):
 def test_a_refused_member_gets_a_verdict_with_its_message(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,label\n1,x\n?,y\n")
-    stages.check_data("bad", DataSettings(CsvSource(path=str(bad)), SplitSettings()), tmp_path / "check.json")
+    data_stages.check_data("bad", DataSettings(CsvSource(path=str(bad)), SplitSettings()), tmp_path / "check.json")
     verdict = read_json(tmp_path / "check.json")
     assert verdict["accepted"] is False and "missing values: column 'a' has 1 missing cell ('?')" in verdict["message"]
     good = write_table(tmp_path / "good.csv")
-    stages.check_data("good", DataSettings(CsvSource(path=good), SplitSettings()), tmp_path / "ok.json")
+    data_stages.check_data("good", DataSettings(CsvSource(path=good), SplitSettings()), tmp_path / "ok.json")
     assert read_json(tmp_path / "ok.json")["accepted"] is True
 
 

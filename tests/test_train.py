@@ -7,8 +7,8 @@ from lthpipe.lottery import METHODS
 from lthpipe.model import Architecture, backward, forward, forward_with_activations, init_params, stack, unstack
 from lthpipe.prune import magnitude_mask, random_mask_like
 from lthpipe.settings import TrainSettings
-from lthpipe.stages import LotteryStart
-from lthpipe.train import FusedAdam, RewindPoint, cross_entropy_with_grad, evaluate, train_stack
+from lthpipe.stages.training import LotteryStart
+from lthpipe.train import FusedAdam, cross_entropy_with_grad, evaluate, train_stack
 
 ARCH = Architecture(6, (16,), 3)
 SETTINGS = TrainSettings(epochs=3, lr=0.01, batch_size=32)

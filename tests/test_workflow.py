@@ -183,7 +183,7 @@ def test_inspect_of_a_dataset_folder_tables_every_stage_in_pipeline_order(built,
 
 def test_the_configured_export_predicts_what_the_masked_network_predicts(built):
     from lthpipe.export import FILES, runners
-    from lthpipe.stages import retrained_network
+    from lthpipe.stages.exports import retrained_network
 
     folder = built / "artifacts/diabetes/export/f0.200/rewind/seed1"
     assert sorted(p.name for p in folder.iterdir()) == ["compact.json", "compact.onnx", "compact.pt", "csr.json", "csr.pt"]
@@ -338,7 +338,13 @@ def test_adding_a_fraction_runs_only_that_fraction_and_the_aggregates(scratch, m
 
 def test_extending_the_width_grid_trains_only_the_new_width(scratch, mnist_dir):
     config = tiny_config(mnist_dir)
-    config["datasets"]["swiss_roll"]["widths"] = [1, 2, 4]  # width 1 cannot win on 4 classes
+    # A width that cannot win: under the tolerance rule with no tolerance, width 1 (one
+    # unit for 4 classes) would have to match the best mean (under one_se, two seeds of
+    # three epochs give standard errors wide enough for any width). The rule first.
+    config["datasets"]["swiss_roll"].update(width_rule="tolerance", width_tolerance=0.0)
+    write_config(scratch, config)
+    snakemake(scratch, "--cores", "2")
+    config["datasets"]["swiss_roll"]["widths"] = [1, 2, 4]
     write_config(scratch, config)
     selection = scratch / "artifacts/swiss_roll/width/selection.json"
     chosen = json.loads(selection.read_text())["width"]

@@ -155,16 +155,16 @@ class TableSettings:
     def __post_init__(self) -> None:
         for name in ("categorical", "ignore", "missing_values"):
             frozen_tuple(self, name)
+        if self.missing not in MISSING_POLICIES:
+            raise ValueError(f"unknown missing: {self.missing!r}; known: {', '.join(MISSING_POLICIES)}")
+        if self.min_class_rows < 0:
+            raise ValueError(f"min_class_rows must be 0 (keep every class) or more: {self.min_class_rows}")
         if isinstance(self.planted, dict):  # as the config and the rule's params give it
             object.__setattr__(self, "planted", PlantedSettings(**self.planted))
 
     def feature_scale(self) -> int:
         """How many times the real features the inputs are, planted ones included."""
         return 1 if self.planted is None else 1 + self.planted.factor
-        if self.missing not in MISSING_POLICIES:
-            raise ValueError(f"unknown missing: {self.missing!r}; known: {', '.join(MISSING_POLICIES)}")
-        if self.min_class_rows < 0:
-            raise ValueError(f"min_class_rows must be 0 (keep every class) or more: {self.min_class_rows}")
 
 
 def frozen_tuple(settings: object, name: str) -> None:
