@@ -28,7 +28,7 @@ from test_config import GOOD, with_change
 from test_workflow import AGGREGATE
 from workflow_helpers import (
     announced_jobs, changed, clone, digests, fault_env, finished_jobids, most_jobs_at_once, planned_jobs, process_alive,
-    run_all, snakemake, snakemake_command, snapshot, start_snakemake, tiny_config, wait_for, write_config,
+    run_all, run_in_workdirs, snakemake, snakemake_command, snapshot, start_snakemake, tiny_config, wait_for, write_config,
 )
 
 pytestmark = pytest.mark.workflow
@@ -350,13 +350,11 @@ SNAKEMAKE_BAD = {
 
 @pytest.fixture(scope="module")
 def rejected_configs(tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
-    commands = {}
+    workdirs = {}
     for name, (config, _) in SNAKEMAKE_BAD.items():
-        workdir = tmp_path_factory.mktemp("bad")
-        (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-        commands[name] = (snakemake_command(workdir, "--cores", "1"), workdir)
-    results = run_all(commands)
-    return {name: (commands[name][1], result) for name, result in results.items()}
+        workdirs[name] = tmp_path_factory.mktemp("bad")
+        (workdirs[name] / "config.yaml").write_text(yaml.safe_dump(config))
+    return run_in_workdirs(workdirs, "--cores", "1")
 
 
 @pytest.mark.parametrize("kind", SNAKEMAKE_BAD)
@@ -429,18 +427,16 @@ BAD_TABLES = {
 
 @pytest.fixture(scope="module")
 def refused_data(tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
-    commands = {}
+    workdirs = {}
     for problem, (table, _) in BAD_TABLES.items():
-        workdir = tmp_path_factory.mktemp("bad_data")
+        workdir = workdirs[problem] = tmp_path_factory.mktemp("bad_data")
         (workdir / "data").mkdir()
         (workdir / "data" / "t.csv").write_text(table)
         write_config(workdir, {"device": "cpu", "datasets": {"t": {
             "source": {"kind": "csv", "path": "data/t.csv", "target": "y"}, "hidden": [2], "seeds": [0],
             "fractions": [1.0], "train": {"epochs": 1},
         }}})
-        commands[problem] = (snakemake_command(workdir, "--cores", "1"), workdir)
-    results = run_all(commands)
-    return {problem: (commands[problem][1], result) for problem, result in results.items()}
+    return run_in_workdirs(workdirs, "--cores", "1")
 
 
 @pytest.mark.parametrize("problem", BAD_TABLES)

@@ -184,6 +184,13 @@ def fault_env(folder: Path, hook: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path}
 
 
+def run_in_workdirs(workdirs: dict[str, Path], *args: str) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
+    """Snakemake with args in each prepared folder (its config.yaml written), side by
+    side: each folder and its result, by name."""
+    results = run_all({name: (snakemake_command(workdir, *args), workdir) for name, workdir in workdirs.items()})
+    return {name: (workdirs[name], result) for name, result in results.items()}
+
+
 def run_all(commands: dict[str, tuple[list[str], Path]]) -> dict[str, subprocess.CompletedProcess]:
     """Run commands side by side, each in its folder; their results (output and
     errors together in stdout) by name."""
