@@ -28,6 +28,16 @@ RULE_OF_STAGE = {
 }
 
 
+def fraction_tag(fraction: float) -> str:
+    """The canonical spelling of a fraction in paths and tables: three decimals."""
+    return f"{fraction:.3f}"
+
+
+def level_tag(level: int) -> str:
+    """The canonical spelling of an iterative-pruning level in paths: two digits."""
+    return f"{level:02d}"
+
+
 class ArtifactError(RuntimeError):
     """An artifact that is missing, damaged, hostile or not what the caller expected."""
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from statistics import mean
 
-from lthpipe.artifacts import RULE_OF_STAGE, ArtifactError, read_json
+from lthpipe.artifacts import RULE_OF_STAGE, ArtifactError, fraction_tag, read_json
 
 HEADER_KEYS = ("stage", "dataset", "hidden", "width", "fraction", "level", "scope", "seeds", "methods", "lthpipe_version")
 COLUMNS = ("retained", "effective_hidden", "best_iteration", "val_acc", "test_acc", "final_test_acc")
@@ -78,7 +78,7 @@ def describe_folder(folder: Path) -> list[str]:
         metrics = record.get("metrics", {})
         nets = len(metrics.get("networks") or record.get("networks") or record.get("seeds") or [])
         width = record.get("width", "")
-        fraction = f"{record['fraction']:.3f}" if "fraction" in record else f"level {record['level']}" if "level" in record else ""
+        fraction = fraction_tag(record["fraction"]) if "fraction" in record else f"level {record['level']}" if "level" in record else ""
         if record["stage"] == "selection":
             val, test = f"{record['val_acc']:.4f}", f"{record['test_acc']:.4f}"
         elif record["stage"] == "aggregate":
@@ -108,7 +108,7 @@ def export(model: Path, method: str, seed: int, data: Path | None, out: Path) ->
         raise ArtifactError(f"{model}: a {record.get('stage')!r} artifact; export takes a retrain stage's model.pt")
     data = data or model.parents[2] / "data" / "data.pt"  # artifacts/{dataset}/retrain/f{fraction}/model.pt
     export_network(data, model, record["dataset"], method, seed, out)
-    return [f"exported {record['dataset']} f{record['fraction']:.3f} {method} seed {seed} to {out}:"] + [
+    return [f"exported {record['dataset']} f{fraction_tag(record['fraction'])} {method} seed {seed} to {out}:"] + [
         f"  {path.name}" for path in sorted(out.iterdir())
     ]
 

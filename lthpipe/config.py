@@ -15,6 +15,7 @@ import jsonschema
 import yaml
 
 from lthpipe import datasets
+from lthpipe.artifacts import fraction_tag
 from lthpipe.lottery import METHODS, at_init_sources, regrowing
 from lthpipe.settings import (
     DenseSettings,
@@ -102,15 +103,6 @@ class Study:
     def report_settings(self) -> ReportSettings:
         return ReportSettings(tolerance=self.settings.summary_tolerance)
 
-
-def fraction_tag(fraction: float) -> str:
-    """The canonical spelling of a fraction in paths: three decimals."""
-    return f"{fraction:.3f}"
-
-
-def level_tag(level: int) -> str:
-    """The canonical spelling of an iterative-pruning level in paths: two digits."""
-    return f"{level:02d}"
 
 
 # libyaml's parser when PyYAML has it: the pure-Python one costs a quarter of a

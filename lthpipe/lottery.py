@@ -116,3 +116,8 @@ def at_init_sources(methods: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 def regrowing(methods: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """The methods among these whose masks change during training (SET, RigL)."""
     return tuple(m for m in methods if METHODS[m].regrowth)
+
+
+# How a method's networks were pruned: one-shot at each fraction, or iteratively,
+# level by level. The summary, the comparisons and the figures read this order.
+PROCEDURES = ("oneshot", "imp")

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from lthpipe.settings import INITS
+
 Params = dict[str, torch.Tensor]
 
 
@@ -72,7 +74,7 @@ def init_params(arch: Architecture, seed: int, purpose: str, scheme: str = "unif
             params[f"w{i}"] = torch.randn(fan_out, fan_in, generator=gen) * math.sqrt(2.0 / (fan_in + fan_out))
             params[f"b{i}"] = torch.zeros(fan_out)
         else:
-            raise ValueError(f"unknown initialisation {scheme!r}")
+            raise ValueError(f"unknown initialisation {scheme!r}; known: {', '.join(INITS)}")
     return params
 
 

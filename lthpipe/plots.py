@@ -27,10 +27,10 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from lthpipe.artifacts import write_bytes
-from lthpipe.lottery import CURVE_ORDER, METHODS, TOL_MUTED, color, label, marker
+from lthpipe.lottery import CURVE_ORDER, METHODS, PROCEDURES, TOL_MUTED, color, label, marker
 
 DPI = 120
-PROCEDURES = {"oneshot": "-", "imp": "--"}  # procedure -> line style
+LINE_STYLES = dict(zip(PROCEDURES, ("-", "--")))  # procedure -> line style
 FRACTION_LABEL = "fraction of weights retained (log scale)"
 CURVES_TITLE = "test accuracy against fraction retained\n(lines: mean over networks; bands: worst to best network)"
 # Sequential colours for ordered quantities (fractions); the top of viridis is too pale on white.
@@ -162,7 +162,7 @@ def _fraction_colors(fractions: Sequence[float]) -> dict[float, tuple]:
 def _style(procedure: str, method: str) -> dict[str, str]:
     """A curve's look: the registry's colour, marker and words; iterative pruning dashed."""
     words = label(method) if procedure == "oneshot" else f"iterative: {label(method)}"
-    return {"color": color(method), "marker": marker(method), "linestyle": PROCEDURES[procedure], "label": words}
+    return {"color": color(method), "marker": marker(method), "linestyle": LINE_STYLES[procedure], "label": words}
 
 
 def _curves(summary: dict, methods: Sequence[str] = CURVE_ORDER) -> Iterator[tuple[str, str, list[dict]]]:

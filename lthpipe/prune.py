@@ -11,10 +11,17 @@ import math
 
 import torch
 
-from lthpipe.model import Architecture, Params, derive_seed, init_params, weight_names, zero_params
+from lthpipe.model import (
+    Architecture,
+    Params,
+    derive_seed,
+    init_params,
+    weight_names,
+    zero_params,
+)
+from lthpipe.settings import SCOPES
 
 Mask = dict[str, torch.Tensor]
-SCOPES = ("layerwise", "global")
 
 
 def kept_count(n: int, fraction: float) -> int:

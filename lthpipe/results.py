@@ -19,8 +19,8 @@ from statistics import mean, pstdev
 
 from lthpipe import plots
 from lthpipe import selection as selection_rules
-from lthpipe.artifacts import read_json, write_json, write_text
-from lthpipe.lottery import CURVE_ORDER, label
+from lthpipe.artifacts import fraction_tag, read_json, write_json, write_text
+from lthpipe.lottery import CURVE_ORDER, PROCEDURES, label
 from lthpipe.settings import ReportSettings, SelectionSettings
 from lthpipe.stats import PairedDifference, decide, paired_difference
 
@@ -37,7 +37,6 @@ FIGURES = {
     "units": plots.units_plot,
     "stability": plots.stability_plot,
 }
-PROCEDURES = ("oneshot", "imp")  # one-shot pruning at each fraction; iterative pruning, level by level
 # What the summary compares at every point, as (a, b): "a - b" with its interval.
 COMPARISONS = {
     "oneshot": [("rewind", "reinit"), ("rewind", "random_mask"), ("rewind", "dense_small"),
@@ -204,7 +203,7 @@ def training_curves(dense: dict, retrained: list[dict]) -> dict:
             by_method: dict[str, list[dict]] = defaultdict(list)
             for network, history in zip(rec["networks"], rec["metrics"]["history"]):
                 by_method[network["method"]].append(history)
-            curves["fractions"][f"{rec['fraction']:.3f}"] = {m: _mean_history(h) for m, h in by_method.items()}
+            curves["fractions"][fraction_tag(rec['fraction'])] = {m: _mean_history(h) for m, h in by_method.items()}
     return curves
 
 
@@ -353,7 +352,7 @@ def _dataset_tables(s: dict) -> list[str]:
                 point = next((p for p in by_method[method]["points"] if (p["fraction"], p["level"]) == (fraction, level)), None)
                 cells.append("" if point is None else
                              f"{point['retained']:.3f}: {point['mean']:.3f} ({_interval(point['vs_dense'])}, {point['verdict']})")
-            tag = f"{fraction:.3f}" if procedure == "oneshot" else f"{level}"
+            tag = fraction_tag(fraction) if procedure == "oneshot" else f"{level}"
             lines.append(f"| {tag} | " + " | ".join(cells) + " |")
         lines.append("")
     for procedure, rows in sorted(s["comparisons"].items(), key=lambda kv: PROCEDURES.index(kv[0])):

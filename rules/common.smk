@@ -4,13 +4,11 @@ import math
 from pathlib import Path
 
 from lthpipe import feasibility, rule_functions
-from lthpipe.artifacts import read_json
+from lthpipe.artifacts import fraction_tag, level_tag, read_json
 from lthpipe.config import (
     ConfigError,
     export_targets,
-    fraction_tag,
     inference_settings,
-    level_tag,
     numerics_mode,
     resolve,
 )

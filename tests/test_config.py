@@ -153,6 +153,7 @@ def test_the_schema_lists_what_the_registries_hold():
     from lthpipe.datasets.bundled import SHAPES
     from lthpipe.lottery import METHODS
     from lthpipe.selection import WIDTH_RULES
+    from lthpipe.settings import INITS, SCOPES
 
     schema = load_schema()
     defs = schema["$defs"]
@@ -163,3 +164,34 @@ def test_the_schema_lists_what_the_registries_hold():
     assert defs["split"]["properties"]["scheme"]["enum"] == list(SCHEMES)
     assert schema["properties"]["numerics"]["enum"] == list(numerics.MODES)
     assert defs["study"]["properties"]["width_rule"]["enum"] == list(WIDTH_RULES)
+    assert defs["study"]["properties"]["pruning"]["enum"] == list(SCOPES)
+    assert defs["study"]["properties"]["init"]["enum"] == list(INITS)
+
+
+def test_the_schemas_defaults_are_the_settings_dataclasses_defaults():
+    """A default is declared in the schema (what users read) and in the dataclass (what
+    the code falls back to): the two must agree wherever both exist."""
+    import dataclasses
+
+    from lthpipe.config import load_schema
+    from lthpipe.settings import (
+        AtInitSettings, ImpSettings, InferenceSettings, RewindSettings, SelectionSettings, TrainSettings,
+    )
+
+    schema = load_schema()
+    defs = schema["$defs"]
+    pairs = [(defs["train"], TrainSettings), (defs["imp"], ImpSettings), (defs["rewind"], RewindSettings),
+             (defs["at_init"], AtInitSettings), (schema["properties"]["inference"], InferenceSettings)]
+    compared = 0
+    for node, cls in pairs:
+        for f in dataclasses.fields(cls):
+            prop = node["properties"].get(f.name, {})
+            if "default" not in prop or f.default is dataclasses.MISSING:
+                continue
+            default = list(f.default) if isinstance(f.default, tuple) else f.default
+            assert prop["default"] == default, f"{cls.__name__}.{f.name}: schema {prop['default']!r}, code {default!r}"
+            compared += 1
+    study = defs["study"]["properties"]
+    assert study["width_rule"]["default"] == SelectionSettings().rule
+    assert study["width_tolerance"]["default"] == SelectionSettings().tolerance
+    assert compared >= 15

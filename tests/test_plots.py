@@ -73,7 +73,7 @@ def check_method_line(fig: Figure, method: str, words: str, style: str) -> None:
 def methods_drawn(s: dict, methods) -> list[tuple[str, str, str]]:
     """(method, words, line style) of every curve of the summary among `methods`."""
     words = {"oneshot": "{}", "imp": "iterative: {}"}
-    return [(m, words[p].format(label(m)), plots.PROCEDURES[p])
+    return [(m, words[p].format(label(m)), plots.LINE_STYLES[p])
             for p in plots.PROCEDURES for m in s["methods"].get(p, {}) if m in methods]
 
 
