@@ -8,6 +8,7 @@ import glob
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,12 @@ RULE_OF_STAGE = {
 def fraction_tag(fraction: float) -> str:
     """The canonical spelling of a fraction in paths and tables: three decimals."""
     return f"{fraction:.3f}"
+
+
+def nearest_fraction(fractions: Iterable[float], target: float) -> float:
+    """The configured fraction nearest a target (the denser on a tie): what a figure of
+    "about 20% retained" shows."""
+    return min(fractions, key=lambda f: (abs(f - target), -f))
 
 
 def level_tag(level: int) -> str:

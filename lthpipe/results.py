@@ -19,7 +19,7 @@ from statistics import mean, pstdev
 
 from lthpipe import plots
 from lthpipe import selection as selection_rules
-from lthpipe.artifacts import fraction_tag, read_json, write_json, write_text
+from lthpipe.artifacts import fraction_tag, nearest_fraction, read_json, write_json, write_text
 from lthpipe.lottery import CURVE_ORDER, PROCEDURES, label
 from lthpipe.settings import ReportSettings, SelectionSettings
 from lthpipe.stats import PairedDifference, decide, paired_difference
@@ -196,7 +196,7 @@ def training_curves(dense: dict, retrained: list[dict]) -> dict:
     """How the dense network and each method's networks train, at a few fractions."""
     curves = {"dense": _mean_history(dense["metrics"]["history"]), "fractions": {}}
     available = sorted({rec["fraction"] for rec in retrained})
-    chosen = sorted({min(available, key=lambda f: abs(f - target)) for target in TRAINING_CURVE_FRACTIONS},
+    chosen = sorted({nearest_fraction(available, target) for target in TRAINING_CURVE_FRACTIONS},
                     reverse=True) if available else []
     for rec in retrained:
         if rec["fraction"] in chosen:
@@ -476,12 +476,6 @@ def summarize_instability(dataset: str, dense_path: Path, record_paths: list[Pat
     plots.instability_plot(summary, out_png)
 
 
-FORM_NAMES = {
-    "dense": "dense, unpruned", "masked": "masked (dense kernels)", "compact_torch": "compacted, torch",
-    "compact_onnx": "compacted, ONNX Runtime", "csr_torch": "CSR, torch sparse", "csr_scipy": "CSR, SciPy",
-}
-
-
 def inference_markdown(benchmarks: list[dict]) -> list[str]:
     """The inference benchmark's table per dataset: every form at every fraction."""
     lines = []
@@ -501,12 +495,12 @@ def inference_markdown(benchmarks: list[dict]) -> list[str]:
 
         def order(r: dict) -> tuple:
             method = methods.index(r.get("method", s["method"]))
-            return -r["fraction"], r["threads"], method, list(FORM_NAMES).index(r["form"])
+            return -r["fraction"], r["threads"], method, list(plots.FORM_STYLES).index(r["form"])
 
         for row in sorted(bench["rows"], key=order):
             method = f"{row.get('method', s['method'])} | " if column else ""
             lines.append(
-                f"| {row['retained']:.3f} | {method}{row['max_threads']} | {FORM_NAMES[row['form']]} | "
+                f"| {row['retained']:.3f} | {method}{row['max_threads']} | {plots.FORM_STYLES[row['form']]['label']} | "
                 f"{row.get('effective_hidden', '')} | {row['bytes'] / 1024:.1f} | {row['multiply_adds']:,} | "
                 f"{row['latency_us']:.1f} [{row['latency_us_q1']:.1f}, {row['latency_us_q3']:.1f}] | "
                 f"{row['throughput_per_s']:,.0f} |"

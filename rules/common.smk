@@ -4,7 +4,7 @@ import math
 from pathlib import Path
 
 from lthpipe import feasibility, rule_functions
-from lthpipe.artifacts import fraction_tag, level_tag, read_json
+from lthpipe.artifacts import fraction_tag, level_tag, nearest_fraction, read_json
 from lthpipe.config import (
     ConfigError,
     export_targets,
@@ -183,7 +183,7 @@ def runtime(wildcards):
 
 def figure_fraction(wildcards):
     """The fraction the decision-region figure shows: the configured one nearest 0.2."""
-    return fraction_tag(min(study(wildcards).settings.fractions, key=lambda f: (abs(f - 0.2), -f)))
+    return fraction_tag(nearest_fraction(study(wildcards).settings.fractions, 0.2))
 
 
 def width_results(wildcards):
