@@ -25,18 +25,20 @@ def test_every_python_we_accept_can_install_snakemake():
     assert f"{sys.version_info.major}.{sys.version_info.minor}" in ours
 
 
-def test_the_test_command_shows_why_a_test_was_skipped_or_expected_to_fail(tmp_path):
+def test_the_test_command_lists_failures_and_why_a_test_was_skipped_or_expected_to_fail(tmp_path):
     (tmp_path / "test_reasons.py").write_text(
         "import pytest\n"
         "def test_skipped():\n    pytest.skip('no widget here')\n"
         "@pytest.mark.xfail(strict=True, reason='the widget is broken')\n"
         "def test_broken():\n    assert False\n"
+        "def test_failing():\n    assert 1 == 2\n"
     )
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-c", str(REPO / "pyproject.toml"), "--rootdir", str(tmp_path),
          "-p", "no:cacheprovider", str(tmp_path / "test_reasons.py")],
         capture_output=True, text=True, cwd=tmp_path,
     )
-    assert "1 skipped, 1 xfailed" in result.stdout, result.stdout
+    assert "1 failed, 1 skipped, 1 xfailed" in result.stdout, result.stdout
+    assert "FAILED test_reasons.py::test_failing - assert 1 == 2" in result.stdout
     assert "SKIPPED [1] test_reasons.py:3: no widget here" in result.stdout
     assert "XFAIL test_reasons.py::test_broken - the widget is broken" in result.stdout
