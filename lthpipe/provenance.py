@@ -67,17 +67,13 @@ def _imported(node: ast.AST, module: str, is_package: bool) -> set[str]:
 
 
 @cache
-def _top_level_imports(module: str, root: Path) -> frozenset[str]:
-    """Every lthpipe module a module's import runs: what it imports outside function
-    bodies, and its parent packages."""
+def _module_imports(module: str, root: Path) -> frozenset[str]:
+    """Every lthpipe module a module can run: its parent packages (run on import) and
+    what it imports anywhere, at its top or lazily in a function or class body."""
     file = module_file(module, root)
     if file is None:
         return frozenset()
-    tree = ast.parse(file.read_text(), str(file))
-    names: set[str] = set(_parents(module))
-    for node in tree.body:
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names |= _imported(node, module, file.name == "__init__.py")
+    names = set(_parents(module)) | _imported(ast.parse(file.read_text(), str(file)), module, file.name == "__init__.py")
     return frozenset(n for n in names if module_file(n, root) is not None)
 
 
@@ -98,22 +94,8 @@ def modules_behind(target: str, root: Path = PACKAGE) -> list[str]:
         if current in reached:
             continue
         reached.add(current)
-        frontier |= _top_level_imports(current, root) | _all_function_imports(current, root)
+        frontier |= _module_imports(current, root)
     return sorted(reached)
-
-
-@cache
-def _all_function_imports(module: str, root: Path) -> frozenset[str]:
-    """What a module's functions and classes import in their bodies (lazy imports)."""
-    file = module_file(module, root)
-    if file is None:
-        return frozenset()
-    tree = ast.parse(file.read_text(), str(file))
-    found: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            found |= _imported(node, module, file.name == "__init__.py")
-    return frozenset(n for n in found if module_file(n, root) is not None)
 
 
 @cache
