@@ -19,9 +19,9 @@ TOL_MUTED = {
     "indigo": "#332288", "cyan": "#88CCEE", "teal": "#44AA99", "green": "#117733", "olive": "#999933",
     "sand": "#DDCC77", "rose": "#CC6677", "wine": "#882255", "purple": "#AA4499",
 }
-# Three of Paul Tol's "vibrant" scheme for the methods past the muted nine; each also has
+# Four of Paul Tol's "vibrant" scheme for the methods past the muted nine; each also has
 # a marker of its own, so no curve relies on its colour alone.
-TOL_VIBRANT = {"orange": "#EE7733", "blue": "#0077BB", "red": "#CC3311"}
+TOL_VIBRANT = {"orange": "#EE7733", "blue": "#0077BB", "red": "#CC3311", "magenta": "#EE3377"}
 
 
 class Start(Protocol):
@@ -49,6 +49,9 @@ class Method:
     start: Callable[[Start], tuple[Any, Any]]  # (starting weights, mask)
     at_init: bool = False  # its mask is found before training, from θ0
     imp_only: bool = False  # only meaningful at a level of iterative pruning
+    # At a level of iterative pruning, its mask prunes its own network of the level
+    # before (a chain of its own), so it trains in the ticket's job, not the controls'.
+    chained: bool = False
     regrowth: str | None = None  # its mask changes during training by this rule (lthpipe.regrowth)
 
 
@@ -56,7 +59,7 @@ METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         Method("rewind", "pruned, rewound, retrained", TOL_MUTED["indigo"], "o", "magnitude",
-               lambda s: (s.rewind, s.mask("magnitude"))),
+               lambda s: (s.rewind, s.mask("magnitude")), chained=True),
         Method("reinit", "same mask, random re-init", TOL_MUTED["rose"], "s", "magnitude",
                lambda s: (s.fresh("reinit"), s.mask("magnitude"))),
         Method("random_mask", "random mask, same layer counts", TOL_MUTED["olive"], "^", "magnitude",
@@ -76,6 +79,10 @@ METHODS: dict[str, Method] = {
                lambda s: (s.rewind, s.neurons(s.mask("magnitude")))),
         Method("neurons_finetune", "neurons pruned, fine-tuned", TOL_VIBRANT["orange"], "p", "magnitude",
                lambda s: (s.trained, s.neurons(s.mask("magnitude")))),
+        # Iteratively: each level removes units of its own network of the level before, to
+        # the level's weight count (lthpipe.structured.iterative_unit_mask), rewound.
+        Method("neurons_iterative", "neurons pruned iteratively, rewound, retrained", TOL_VIBRANT["magenta"], "d",
+               "units", lambda s: (s.rewind, s.mask("units")), imp_only=True, chained=True),
         # Sparse from the first step, connections dropped and regrown (lthpipe.regrowth).
         Method("set", "SET: sparse from scratch, random regrowth", TOL_VIBRANT["blue"], "<", "magnitude",
                lambda s: (s.init, s.sparse_start(s.mask("magnitude"))), regrowth="set"),
@@ -111,6 +118,17 @@ def marker(name: str) -> str:
 def at_init_sources(methods: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """The at-initialisation masks the prune stage must compute for these methods."""
     return tuple(sorted({METHODS[m].mask_source for m in methods if METHODS[m].at_init}))
+
+
+def at_levels() -> tuple[str, ...]:
+    """The methods a level of iterative pruning can train: its masks come from the level's
+    ticket (or its own chain), not from the prune stage at θ0 or from regrowth."""
+    return tuple(m for m, method in METHODS.items() if not method.at_init and not method.regrowth)
+
+
+def chained(methods: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The methods among these that a level of iterative pruning trains in its ticket's job."""
+    return tuple(m for m in methods if METHODS[m].chained)
 
 
 def regrowing(methods: tuple[str, ...] | list[str]) -> tuple[str, ...]:

@@ -16,6 +16,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from lthpipe.lottery import chained
+
 T = TypeVar("T")
 
 SCOPES = ("layerwise", "global")
@@ -167,8 +169,8 @@ class ImpSettings:
             object.__setattr__(self, "control_levels", tuple(sorted(set(self.control_levels))))
 
     def control_methods(self) -> tuple[str, ...]:
-        """What each level trains beside the ticket, which the next level prunes."""
-        return tuple(m for m in self.methods if m != IMP_TICKET)
+        """What each level trains beside the chains (the ticket, which the next level prunes)."""
+        return tuple(m for m in self.methods if m not in chained(self.methods))
 
     def levels_with_controls(self) -> list[int]:
         """The levels of the chain whose controls train: `control_levels` up to
@@ -277,12 +279,13 @@ class LevelSettings:
     run: TrainingRun
 
     def ticket(self) -> LevelSettings:
-        """The ticket's job: the chain's critical path."""
-        return dataclasses.replace(self, methods=(IMP_TICKET,))
+        """The ticket's job, the critical path: the ticket and any other chained method
+        (lthpipe.lottery), whose next level prunes its network of this one."""
+        return dataclasses.replace(self, methods=(IMP_TICKET, *(m for m in chained(self.methods) if m != IMP_TICKET)))
 
     def controls(self) -> LevelSettings:
-        """The controls' job, beside the next levels: every method but the ticket."""
-        return dataclasses.replace(self, methods=tuple(m for m in self.methods if m != IMP_TICKET))
+        """The controls' job, beside the next levels: every method that is not chained."""
+        return dataclasses.replace(self, methods=tuple(m for m in self.methods if m not in chained(self.methods)))
 
 
 @dataclass(frozen=True)

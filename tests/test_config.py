@@ -151,7 +151,7 @@ def test_the_schema_lists_what_the_registries_hold():
     from lthpipe.datasets import KINDS
     from lthpipe.datasets.base import SCHEMES
     from lthpipe.datasets.bundled import SHAPES
-    from lthpipe.lottery import METHODS
+    from lthpipe.lottery import METHODS, at_levels
     from lthpipe.selection import WIDTH_RULES
     from lthpipe.settings import INITS, SCOPES
 
@@ -161,6 +161,7 @@ def test_the_schema_lists_what_the_registries_hold():
     assert {f"source_{kind}" for kind in KINDS} <= set(defs)
     assert defs["source_sklearn"]["properties"]["name"]["enum"] == list(SHAPES)
     assert set(defs["method"]["enum"]) == set(METHODS)
+    assert defs["imp"]["properties"]["methods"]["items"]["enum"] == list(at_levels())
     assert defs["split"]["properties"]["scheme"]["enum"] == list(SCHEMES)
     assert schema["properties"]["numerics"]["enum"] == list(numerics.MODES)
     assert defs["study"]["properties"]["width_rule"]["enum"] == list(WIDTH_RULES)

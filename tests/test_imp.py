@@ -25,10 +25,13 @@ from lthpipe import checkpoint, results, rule_functions, train
 from lthpipe.artifacts import read_json
 from lthpipe.config import resolve
 from lthpipe.datasets import Splits
+from lthpipe.compact import effective_widths
 from lthpipe.model import init_params, stack
+from lthpipe.prune import dense_hidden
 from lthpipe.settings import IMP_TICKET, ImpSettings, TrainSettings
 from lthpipe.stages import data as data_stages
 from lthpipe.stages import training
+from lthpipe.structured import alive_units
 from lthpipe.train import accuracy, train_stack
 
 TESTS = Path(__file__).resolve().parent
@@ -71,6 +74,46 @@ def test_a_levels_ticket_job_trains_the_ticket_alone_and_its_controls_job_the_re
     # What the controls are, or where they train, is no setting of the ticket's job.
     other = resolve(config(methods=["rewind", "reinit"], control_levels=None))["wine"].level_settings(3)
     assert other.ticket() == level.ticket()
+
+
+def test_iterative_neuron_pruning_trains_in_the_tickets_job_and_one_shot_neuron_pruning_beside_it():
+    level = resolve(config(methods=["rewind", "neurons", "neurons_iterative", "reinit"]))["wine"].level_settings(3)
+    assert level.ticket().methods == (IMP_TICKET, "neurons_iterative")  # its own chain: the next level prunes it
+    assert level.controls().methods == ("neurons", "reinit")
+
+
+def test_iterative_neuron_pruning_prunes_its_own_units_of_the_level_before_to_the_tickets_weight_count(tmp_path):
+    study = resolve(config(methods=["rewind", "neurons_iterative", "neurons"], control_levels=None))["wine"]
+    data, dense_path = tmp_path / "data.pt", tmp_path / "dense.pt"
+    data_stages.make_data("wine", study.data, data)
+    training.train_dense(data, "wine", study.dense_settings(study.settings.hidden), dense_path)
+    dense, _ = checkpoint.load_stack(dense_path, stage="dense")
+    previous, survived = dense_path, None
+    for level in (1, 2, 3):
+        settings = study.level_settings(level)
+        training.imp(data, dense_path, previous, "wine", settings.ticket(), tmp_path / f"ticket{level}.pt")
+        training.imp_controls(data, dense_path, tmp_path / f"ticket{level}.pt", "wine", settings.controls(),
+                              tmp_path / f"controls{level}.pt")
+        ticket, record = checkpoint.load_stack(tmp_path / f"ticket{level}.pt", stage="imp")
+        controls, _ = checkpoint.load_stack(tmp_path / f"controls{level}.pt", stage="imp_controls")
+        assert Counter(n.method for n in ticket.networks) == {"rewind": 3, "neurons_iterative": 3}
+        assert Counter(n.method for n in controls.networks) == {"neurons": 3}
+        masks = {(n.method, n.seed): {k: v[i] for k, v in part.sections["mask"].items()}
+                 for part in (ticket, controls) for i, n in enumerate(part.networks)}
+        units = {}
+        for seed in (0, 1, 2):
+            budget = sum(int(m.sum()) for m in masks[("rewind", seed)].values())
+            widths = dense_hidden(dense.arch, budget)
+            units[seed] = alive_units(masks[("neurons_iterative", seed)])
+            assert effective_widths(masks[("neurons_iterative", seed)]) == list(widths)
+            assert effective_widths(masks[("neurons", seed)]) == list(widths)  # one-shot: the same widths
+            if survived is None:  # level 1 prunes the dense network: one-shot and iterative agree
+                assert all(torch.equal(masks[("neurons", seed)][k], v) for k, v in masks[("neurons_iterative", seed)].items())
+            else:  # a unit removed at a level before never comes back
+                assert all(not (now & ~before).any() for now, before in zip(units[seed], survived[seed]))
+        assert record["methods"] == ["rewind", "neurons_iterative"]
+        previous, survived = tmp_path / f"ticket{level}.pt", units
+    assert any(not torch.equal(masks[("neurons", s)]["w0"], masks[("neurons_iterative", s)]["w0"]) for s in (0, 1, 2))
 
 
 # ---- the numbers: the same networks train to the same numbers -------------------

@@ -11,7 +11,7 @@ from lthpipe.lottery import METHODS
 from lthpipe.model import Architecture, init_params
 from lthpipe.prune import dense_hidden, dense_small_network, magnitude_mask, retained_fraction
 from lthpipe.stages.training import LotteryStart
-from lthpipe.structured import neuron_mask, top_units, unit_mask, unit_scores
+from lthpipe.structured import alive_units, iterative_unit_mask, neuron_mask, top_units, unit_mask, unit_scores
 
 ARCH = Architecture(6, (16,), 3)
 
@@ -87,3 +87,43 @@ def test_neuron_methods_start_rewound_or_from_the_trained_weights_with_the_ticke
     _, small_mask = METHODS["dense_small"].start(start)
     assert effective_widths(small_mask) == [5]
     assert math.isclose(retained_fraction(small_mask), retained_fraction(mask))
+
+
+# ---- iteratively: each level prunes the units its own network of the level before kept
+
+
+@pytest.mark.parametrize("hidden", [(16,), (12, 5)], ids=["one hidden layer", "two hidden layers"])
+def test_a_level_of_iterative_neuron_pruning_keeps_the_best_of_the_units_that_survived(hidden):
+    arch = Architecture(6, hidden, 3)
+    previous = unit_mask(init_params(arch, 4, "init"), tuple(h - 2 for h in hidden))
+    alive = alive_units(previous)
+    # The network trained under `previous`; the removed units' (masked) weights are the
+    # largest, so they would win if they could come back.
+    trained = {k: v * 100 if k.startswith("w") else v for k, v in init_params(arch, 6, "trained").items()}
+    budget = arch.n_weights // 3
+    mask = iterative_unit_mask(trained, previous, arch, budget)
+    widths = dense_hidden(arch, budget)
+    assert effective_widths(mask) == list(widths)
+    for layer, (kept, survived) in enumerate(zip(alive_units(mask), alive)):
+        assert not (kept & ~survived).any(), layer  # a removed unit never comes back
+    masked = {k: v * previous[k] if k in previous else v for k, v in trained.items()}
+    scores = unit_scores(masked)
+    for layer, (kept, survived) in enumerate(zip(alive_units(mask), alive)):
+        best = torch.argsort(scores[layer].masked_fill(~survived, -math.inf), descending=True, stable=True)
+        assert kept.nonzero().flatten().tolist() == best[:widths[layer]].sort().values.tolist()
+
+
+def test_iterative_neuron_pruning_from_nothing_pruned_is_one_shot_neuron_pruning():
+    trained = init_params(ARCH, 9, "trained")
+    everything = {k: torch.ones_like(v, dtype=torch.bool) for k, v in trained.items() if k.startswith("w")}
+    for budget in (20, 43, 90):
+        iterative = iterative_unit_mask(trained, everything, ARCH, budget)
+        assert all(torch.equal(iterative[k], neuron_mask(trained, ARCH, budget)[k]) for k in iterative)
+
+
+def test_a_level_never_keeps_more_units_than_survived():
+    previous = unit_mask(init_params(ARCH, 4, "init"), (3,))
+    mask = iterative_unit_mask(init_params(ARCH, 5, "trained"), previous, ARCH, ARCH.n_weights)  # budget: all 16
+    assert effective_widths(mask) == [3]
+    with pytest.raises(ValueError, match="more units than survive"):
+        unit_mask(init_params(ARCH, 5, "trained"), (4,), alive_units(previous))

@@ -16,7 +16,7 @@ from lthpipe import checkpoint, compact, stability
 from lthpipe.artifacts import write_json
 from lthpipe.checkpoint import NetworkId, Stack
 from lthpipe.datasets import Dataset, load_dataset
-from lthpipe.lottery import METHODS
+from lthpipe.lottery import METHODS, chained
 from lthpipe.model import (
     Architecture,
     Params,
@@ -49,7 +49,7 @@ from lthpipe.settings import (
     WidthSettings,
     to_params,
 )
-from lthpipe.structured import neuron_mask
+from lthpipe.structured import iterative_unit_mask, neuron_mask
 from lthpipe.train import (
     RewindPoint,
     TrainResult,
@@ -344,31 +344,42 @@ def retrain(
     }, _describe(networks, final_masks, None if result.masks is None else net_masks))
 
 
-def _level_masks(dense: Stack, previous_path: Path, dataset: str, settings: LevelSettings) -> list[Mask]:
-    """Each dense network's mask at this level (in the dense stack's order): `rate`
-    of what the previous level's ticket kept, pruned by its trained weights' magnitudes."""
-    if settings.level == 1:
+def _previous_level(dense: Stack, previous_path: Path, dataset: str, level: int, method: str) -> tuple[list[Params], list[Mask]]:
+    """Each dense network's `method` network of the level before, trained, and its mask
+    (in the dense stack's order); before level 1, the dense networks, nothing pruned."""
+    if level == 1:
         before = dense.sections["trained"]
-        previous_masks = [{k: torch.ones_like(v, dtype=torch.bool) for k, v in member(before, i).items() if k.startswith("w")}
-                          for i in range(len(dense.networks))]
-        previous_trained = unstack(before)
-    else:
-        prev, _ = checkpoint.load_stack(previous_path, stage="imp", dataset=dataset)
-        order = _ticket_order(prev, dense)
-        previous_masks = [member(prev.sections["mask"], i) for i in order]
-        previous_trained = [member(prev.sections["trained"], i) for i in order]
-    return [level_mask(t, m, settings.rate, settings.output_rate, settings.scope)
-            for t, m in zip(previous_trained, previous_masks)]
+        masks = [{k: torch.ones_like(v, dtype=torch.bool) for k, v in member(before, i).items() if k.startswith("w")}
+                 for i in range(len(dense.networks))]
+        return unstack(before), masks
+    prev, _ = checkpoint.load_stack(previous_path, stage="imp", dataset=dataset)
+    order = _chain_order(prev, dense, method)
+    return [member(prev.sections["trained"], i) for i in order], [member(prev.sections["mask"], i) for i in order]
 
 
-def _ticket_order(tickets: Stack, dense: Stack) -> list[int]:
-    """The position in `tickets` of each dense network's ticket."""
-    ticket = {(n.seed, n.fold): i for i, n in enumerate(tickets.networks) if n.method == IMP_TICKET}
-    return [ticket[(n.seed, n.fold)] for n in dense.networks]
+def _level_masks(dense: Stack, previous_path: Path, dataset: str, settings: LevelSettings) -> dict[str, list[Mask]]:
+    """Each dense network's masks at this level (in the dense stack's order), by source:
+    "magnitude", `rate` of what the previous level's ticket kept, pruned by its trained
+    weights' magnitudes; for iterative neuron pruning, "units": the units its own network
+    of the level before kept, pruned to the magnitude mask's weight count."""
+    trained, previous = _previous_level(dense, previous_path, dataset, settings.level, IMP_TICKET)
+    masks = {"magnitude": [level_mask(t, m, settings.rate, settings.output_rate, settings.scope)
+                           for t, m in zip(trained, previous)]}
+    for method in (m for m in settings.methods if METHODS[m].mask_source == "units"):
+        trained, previous = _previous_level(dense, previous_path, dataset, settings.level, method)
+        masks["units"] = [iterative_unit_mask(t, m, dense.arch, sum(int(k.sum()) for k in budget.values()))
+                          for t, m, budget in zip(trained, previous, masks["magnitude"])]
+    return masks
+
+
+def _chain_order(level: Stack, dense: Stack, method: str) -> list[int]:
+    """The position in `level` of each dense network's `method` network."""
+    position = {(n.seed, n.fold): i for i, n in enumerate(level.networks) if n.method == method}
+    return [position[(n.seed, n.fold)] for n in dense.networks]
 
 
 def _train_level(
-    data: Dataset, dense: Stack, dense_record: dict, level_masks: list[Mask], settings: LevelSettings,
+    data: Dataset, dense: Stack, dense_record: dict, level_masks: dict[str, list[Mask]], settings: LevelSettings,
 ) -> tuple[list[NetworkId], Params, Trained]:
     """The networks of `settings.methods` at one level, from its masks: the ticket
     (the level's mask, rewound), and the controls at the same sparsity."""
@@ -376,7 +387,9 @@ def _train_level(
 
     def masks_of(i: int, n: NetworkId) -> dict[str, Mask]:
         magnitude = {k: v.abs() for k, v in dense_trained[i].items() if k.startswith("w")}
-        return {"magnitude": level_masks[i], "oneshot": same_budget_mask(magnitude, level_masks[i], settings.scope)}
+        ticket = level_masks["magnitude"][i]
+        return {**{source: masks[i] for source, masks in level_masks.items()},
+                "oneshot": same_budget_mask(magnitude, ticket, settings.scope)}
 
     networks, starts, net_masks = _lottery_stack(dense, settings.methods, settings.run.init, masks_of, settings.level)
     result = _train(networks, starts, data, settings.run, net_masks, resume=_resume_points(dense, dense_record))
@@ -384,13 +397,13 @@ def _train_level(
 
 
 def _save_level(
-    out: Path, stage: str, dataset: str, dense: Stack, dense_record: dict, level_masks: list[Mask],
+    out: Path, stage: str, dataset: str, dense: Stack, dense_record: dict, level_masks: dict[str, list[Mask]],
     settings: LevelSettings, networks: list[NetworkId], net_masks: Params, result: Trained, parents: list[Path],
 ) -> None:
     checkpoint.save_stack(out, Stack(dense.arch, networks, {"trained": result.trained, "mask": net_masks}), {
         "stage": stage, "dataset": dataset, "level": settings.level, "width": dense_record["width"],
         "hidden": dense_record["hidden"], "seeds": dense_record["seeds"], "methods": list(settings.methods),
-        "retained": [retained_fraction(m) for m in level_masks], "settings": to_params(settings),
+        "retained": [retained_fraction(m) for m in level_masks["magnitude"]], "settings": to_params(settings),
         "rewind": dense_record["rewind"], "compute": describe_compute(settings.run.device),
         "parents": [str(p) for p in parents], "metrics": result.metrics,
     }, _describe(networks, net_masks))
@@ -419,14 +432,14 @@ def imp_controls(
     """The controls of one level (re-initialised, random mask, one-shot mask, ...),
     with the masks the level's ticket (`ticket_path`, the imp stage's output) was
     trained with; nothing in the chain waits for them."""
-    if not settings.methods or IMP_TICKET in settings.methods:
+    if not settings.methods or chained(settings.methods):
         raise ValueError(f"level {settings.level}: the controls' job trains controls only, not {settings.methods}")
     data = load_dataset(data_path, dataset)
     dense, dense_record = checkpoint.load_stack(dense_path, stage="dense", dataset=dataset)
     tickets, ticket_record = checkpoint.load_stack(ticket_path, stage="imp", dataset=dataset)
     if ticket_record["level"] != settings.level:
         raise ValueError(f"{ticket_path} is level {ticket_record['level']}, not {settings.level}")
-    level_masks = [member(tickets.sections["mask"], i) for i in _ticket_order(tickets, dense)]
+    level_masks = {"magnitude": [member(tickets.sections["mask"], i) for i in _chain_order(tickets, dense, IMP_TICKET)]}
     networks, net_masks, result = _train_level(data, dense, dense_record, level_masks, settings)
     _save_level(out, "imp_controls", dataset, dense, dense_record, level_masks, settings, networks, net_masks, result,
                 [data_path, dense_path, ticket_path])
