@@ -36,3 +36,7 @@ rule all:
 
 onsuccess:
     print(results_message())
+
+
+onerror:
+    summarize_failed_suites()

@@ -1,6 +1,7 @@
 # Configuration, wildcard constraints and the named functions the rules use.
 import functools
 import math
+import time
 from pathlib import Path
 
 from lthpipe import feasibility, rule_functions
@@ -316,6 +317,24 @@ def final_outputs():
     return outputs
 
 
+# When this run started: a member's job log written since then is this run's.
+RUN_STARTED = time.time()
+
+
+def summarize_failed_suites():
+    """After a failed run, each suite with a failed member gets its summary anyway: the
+    members that finished, and each failed one with its error (lthpipe.suite_report)."""
+    if not SUITES:
+        return
+    from lthpipe.suite_report import after_failure
+
+    for name, suite in SUITES.items():
+        failed = after_failure(suite.to_params(), RUN_STARTED)
+        if failed:
+            print(f"lthpipe: suite {name}: {', '.join(failed)} failed; artifacts/suites/{name}/summary.md "
+                  "lists them beside the members that finished")
+
+
 def results_message():
     """Where a finished run's results are, for the end of Snakemake's output."""
     lines = ["", "lthpipe: results"]
@@ -372,6 +391,12 @@ def member_inputs(wildcards):
         inputs["check"] = checkpoints.check_data.get(dataset=name).output.check
         if not read_json(inputs["check"])["accepted"]:
             return inputs
+        # A width search done by an earlier run (one that failed or was stopped later):
+        # wait for it here too. Once the check is done, Snakemake re-evaluates this job
+        # but not the jobs it then adds, so a prune job waiting on that search would run
+        # with its inputs still unknown. A search this run does is awaited as usual.
+        if study(wildcards).searches_width and Path(rules.select_width.output.selection.format(dataset=name)).exists():
+            inputs["selection"] = selection_file(wildcards)
     inputs["data"] = f"artifacts/{name}/data/data.json"
     inputs["summary"] = f"artifacts/{name}/summary.json"
     inputs["outputs"] = dataset_outputs(name)

@@ -1,7 +1,8 @@
 """A tiny suite end to end: a folder of two tables, one of which the data refuse, with a
 planted variant of the other. The refused member is reported with its message while the
 rest of the suite completes in the same run; the suite's numbers are its members'; the
-report has the suite's section; a second run has nothing to do."""
+report has the suite's section; a second run has nothing to do. A member whose job
+fails after its data were accepted is in the summary of the same run, with its error."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lthpipe.suite_report import removable
-from workflow_helpers import snakemake, write_config
+from workflow_helpers import fault_env, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -96,3 +97,55 @@ def test_the_report_has_the_suites_section(suite_run, tmp_path):
 def test_a_second_run_has_nothing_to_do(suite_run):
     workdir, _ = suite_run
     assert "Nothing to be done" in snakemake(workdir, "--cores", "2", "--dry-run").stdout
+
+
+# The dense training of member beta fails (a planted fault, for this test only).
+FAIL_BETA = """
+import os, sys
+
+rename = os.replace
+
+def replace(src, dst, *args, **kwargs):
+    if sys.argv[0].endswith(".train_dense.py") and "artifacts/beta/" in str(dst):
+        raise RuntimeError("planted failure in beta's dense training")
+    return rename(src, dst, *args, **kwargs)
+
+os.replace = replace
+"""
+
+
+@pytest.fixture(scope="module")
+def failed_run(tmp_path_factory) -> tuple[Path, int, str]:
+    """The suite with a third table, beta, whose dense training fails, run with --keep-going."""
+    workdir = tmp_path_factory.mktemp("suite_failing")
+    write_tables(workdir / "tables")
+    (workdir / "tables" / "beta.csv").write_text((workdir / "tables" / "alpha.csv").read_text())
+    config = json.loads(json.dumps(SUITE))
+    config["suites"]["tiny"]["members"]["beta"] = {"source": {"target": "label"}}
+    del config["suites"]["tiny"]["planted"]
+    write_config(workdir, config)
+    result = snakemake(workdir, "--cores", "2", "--keep-going", check=False,
+                       env=fault_env(workdir.parent / f"{workdir.name}_hook", FAIL_BETA))
+    return workdir, result.returncode, result.stdout + result.stderr
+
+
+def test_a_member_failing_after_acceptance_is_in_the_same_runs_summary_with_its_error(failed_run):
+    workdir, returncode, output = failed_run
+    folder = workdir / "artifacts" / "suites" / "tiny"
+    assert returncode != 0
+    assert "lthpipe: suite tiny: beta failed" in output
+    answer = json.loads((folder / "summary.json").read_text())
+    assert answer["datasets"] == ["alpha"]  # the rest completed in the same run
+    assert {r["dataset"]: r["status"] for r in answer["refused"]} == {"beta": "failed", "gamma": "refused"}
+    message = "train_dense: RuntimeError: planted failure in beta's dense training"
+    assert next(r["message"] for r in answer["refused"] if r["dataset"] == "beta") == message
+    assert f"- beta (tables/beta.csv): failed: {message}" in (folder / "summary.md").read_text()
+    assert (folder / "summary.png").stat().st_size > 0
+
+
+def test_the_next_run_rebuilds_a_summary_written_after_a_failure(failed_run):
+    workdir, _, _ = failed_run
+    snakemake(workdir, "--cores", "2")  # the fault is gone
+    answer = json.loads((workdir / "artifacts/suites/tiny/summary.json").read_text())
+    assert answer["datasets"] == ["alpha", "beta"]
+    assert [r["dataset"] for r in answer["refused"]] == ["gamma"]

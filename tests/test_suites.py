@@ -369,7 +369,7 @@ def test_a_tiny_suites_numbers_equal_a_hand_computation():
         sum((a - 2.5) ** 2 for a in rx) * sum((b - 2.5) ** 2 for b in ry))
     assert math.isclose(rho, hand)
     assert answer["methods"]["rewind"]["correlation"]["majority_acc"]["rho"] is None  # 0.7 for all four
-    assert answer["refused"] == [{"dataset": "e", "origin": "e.csv", "message": "no such file"}]
+    assert answer["refused"] == [{"dataset": "e", "origin": "e.csv", "message": "no such file", "status": "refused"}]
     assert answer["headline"].startswith("The reference study's \"about 80% of the weights can go\" holds for "
                                          "most datasets of this suite, not all: ")
     assert "2 of 4 datasets keep the dense accuracy" in answer["headline"] and "2 clearly lose it" in answer["headline"]
@@ -387,3 +387,27 @@ def test_a_refused_members_record_keeps_its_message():
     assert (record["status"], record["message"]) == ("refused", "e.csv: no such file")
     answer = suite_answer({"suite": "s", "excluded": []}, [copy.deepcopy(record)])
     assert answer["reference_method"] is None and "says nothing" in answer["headline"]
+
+
+def test_a_failed_members_message_is_the_error_its_newest_failed_log_of_this_run_ends_with(tmp_path):
+    import os
+
+    from lthpipe.suite_report import failure
+
+    stamp = "2026-12-04 21:13:13,141 lthpipe"
+    logs = tmp_path / "logs"
+    (logs / "retrain").mkdir(parents=True)
+    (logs / "make_data.log").write_text(f"{stamp} INFO rule make_data, wildcards {{}}\n{stamp}.jobs INFO 1.0 s, CPU 1.0 s, peak memory 9 MB\n")
+    failed = logs / "retrain" / "f0.300.log"
+    failed.write_text(f"{stamp} INFO rule retrain, wildcards {{}}\n{stamp} ERROR failed\nTraceback (most recent call last):\n"
+                      f"  File \"x.py\", line 1, in <module>\nValueError: no rows left\n"
+                      f"{stamp}.jobs INFO 1.0 s, CPU 1.0 s, peak memory 9 MB\n")
+    refused = logs / "train_dense.log"
+    refused.write_text(f"{stamp} INFO rule train_dense, wildcards {{}}\n{stamp} ERROR refused: needs 90 GB\n")
+    os.utime(failed, (2000, 2000))
+    os.utime(refused, (1000, 1000))
+    assert failure(logs, since=0) == "retrain: ValueError: no rows left"  # the newest
+    assert failure(logs, since=1500) == "retrain: ValueError: no rows left"
+    os.utime(failed, (500, 500))
+    assert failure(logs, since=0) == "train_dense: refused: needs 90 GB"
+    assert failure(logs, since=1500) is None  # both from an earlier run
