@@ -156,6 +156,7 @@ def _plain(value: Any) -> Any:
 
 
 def run_report(snakemake: Any, **arguments: Any) -> None:
-    """The whole script of a reporting rule: ``lthpipe.results.<rule>(**arguments)``."""
+    """The whole script of a reporting rule: its function (lthpipe.rule_functions.REPORTS)
+    called with `arguments`."""
     with job(JobSpec.of(snakemake, uses_torch=False)):
         rule_functions.function(snakemake.rule)(**arguments)

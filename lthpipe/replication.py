@@ -342,9 +342,9 @@ def markdown(results: Results, costs: dict[str, dict]) -> str:
 
 
 def figure(results: Results):
-    from lthpipe import plots
+    from lthpipe.plots.common import _figure, _legend_below, _log_ticks
 
-    fig = plots._figure(10, 4.2)
+    fig = _figure(10, 4.2)
     acc_ax, stop_ax = fig.subplots(1, 2)
     dense = results.get("dense", 0)
     for ax, value, scale in ((acc_ax, "test_acc", 100), (stop_ax, "best_iteration", 1)):
@@ -363,14 +363,14 @@ def figure(results: Results):
         ax.set_xscale("log")
         ax.xaxis.set_inverted(True)
         ax.set_xlabel("weights retained (%, log scale)")
-        plots._log_ticks(ax.xaxis)
+        _log_ticks(ax.xaxis)
         ax.grid(True, which="major", alpha=0.3)
     acc_ax.set_ylabel("test accuracy at early stop (%)")
     stop_ax.set_ylabel("early-stopping iteration (min. validation loss)")
     acc_ax.set_title("accuracy (mean ± sd over seeds)", fontsize=10)
     stop_ax.set_title("how soon it learns (mean ± sd over seeds)", fontsize=10)
     fig.suptitle("LeNet-300-100 on MNIST: iterative pruning, tickets against controls", fontsize=11)
-    plots._legend_below(fig, [acc_ax, stop_ax], ncols=4)
+    _legend_below(fig, [acc_ax, stop_ax], ncols=4)
     return fig
 
 
@@ -379,13 +379,13 @@ def figure(results: Results):
 
 def rebuild(out: Path) -> None:
     """results.md and lenet.png in `out` from `out/records` alone."""
-    from lthpipe import plots
+    from lthpipe.plots.common import _save
 
     records = out / "records"
     results = Results(load_networks(records))
     costs = read_json(records / "costs.json") if (records / "costs.json").exists() else {}
     write_text(out / "results.md", markdown(results, costs))
-    plots._save(figure(results), out / "lenet.png")
+    _save(figure(results), out / "lenet.png")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,10 +29,10 @@ STAGES = {
 }
 # Reporting jobs, free of torch (scripts call jobs.run_report).
 REPORTS = {
-    "select_width": "lthpipe.results:select_width",
-    "aggregate": "lthpipe.results:aggregate",
-    "summarize": "lthpipe.results:summarize",
-    "summarize_instability": "lthpipe.results:summarize_instability",
+    "select_width": "lthpipe.results.width:select_width",
+    "aggregate": "lthpipe.results.aggregate:aggregate",
+    "summarize": "lthpipe.results.summary:summarize",
+    "summarize_instability": "lthpipe.results.instability:summarize_instability",
     "suite_member": "lthpipe.suite_report:suite_member",
     "suite_summary": "lthpipe.suite_report:suite_summary",
     "suite_planted": "lthpipe.suite_report:suite_planted",

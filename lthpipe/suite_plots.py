@@ -1,5 +1,5 @@
 """The suite's figures (lthpipe.suite_report), drawn from its answer alone, in the
-looks of lthpipe.plots: each method in its registry colour, marker and words."""
+looks of lthpipe.plots.common: each method in its registry colour, marker and words."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from lthpipe.lottery import CURVE_ORDER, TOL_MUTED, color, label, marker
-from lthpipe.plots import CHANCE_STYLE, _figure, _fraction_axis, _legend_below, _note, _save
+from lthpipe.plots.common import CHANCE_STYLE, _figure, _fraction_axis, _legend_below, _note, _save
 
 THRESHOLD_STYLE = {"color": "#777777", "linestyle": ":", "linewidth": 1.0}
 # One line style per kind of planted input.

@@ -3,7 +3,7 @@ weights can go, beside the dataset's traits, and what that says across datasets.
 Free of torch, like lthpipe.results, whose records it reads.
 
 Removable fraction. A method "holds down to" the sparsest fraction that holds with
-every denser fraction (lthpipe.results.holds_down_to: each point's 95% paired
+every denser fraction (lthpipe.results.compare.holds_down_to: each point's 95% paired
 interval against the dense network within the tolerance). The removable fraction
 is 1 - the weights retained there (0 when not even the densest point holds): what the
 data show can go. Its uncertainty is the bracket [removable, upper): `upper` is
@@ -41,6 +41,7 @@ from scipy.special import stdtr
 from lthpipe import suite_plots
 from lthpipe.artifacts import read_json, write_json, write_text
 from lthpipe.lottery import CURVE_ORDER, METHODS, label
+from lthpipe.results.html_page import markdown_to_html
 
 # The lottery ticket, the method the reference study's "about 80%" is about.
 REFERENCE_METHOD = "rewind"
@@ -431,8 +432,6 @@ def suite_summary(suite: dict, member_paths: list[Path], out_md: Path, out_html:
 
 
 def _write_summary(answer: dict, out_md: Path, out_html: Path, out_png: Path, out_json: Path) -> None:
-    from lthpipe.results import markdown_to_html
-
     text = suite_markdown(answer)
     write_text(out_md, text)
     write_text(out_html, markdown_to_html(text, f"lthpipe suite {answer['suite']}"))

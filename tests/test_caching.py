@@ -236,15 +236,16 @@ def test_editing_jobs_or_worker_reruns_nothing(project, study_for_code):
 
 @pytest.fixture(scope="module")
 def plots_edited(project, built, tmp_path_factory) -> dict:
-    """The built study run again after lthpipe/plots.py was edited."""
+    """The built study run again after lthpipe/plots/common.py, which every figure
+    module imports, was edited."""
     workdir = clone(built, tmp_path_factory.mktemp("plots_edited"))
     before = snapshot(workdir)
-    with edited(project, "plots"):
+    with edited(project, "plots/common"):
         snakemake(workdir, "--cores", "2", project=project)
     return {"changed": changed(before, snapshot(workdir))}
 
 
-def test_editing_plots_py_redraws_every_figure_and_retrains_nothing(plots_edited):
+def test_editing_the_shared_figure_code_redraws_every_figure_and_retrains_nothing(plots_edited):
     rewritten = plots_edited["changed"]
     figures = {f"artifacts/{name}/{figure}.png" for name in ("swiss_roll", "diabetes", "mnist")
                for figure in ("width", "decision_regions", "curve", "early_stop", "training", "removed", "units",
@@ -254,9 +255,9 @@ def test_editing_plots_py_redraws_every_figure_and_retrains_nothing(plots_edited
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "README caching table, 'library code': editing plots.py reruns select_width (a checkpoint); Snakemake "
+    "README caching table, 'library code': editing plots/common.py reruns select_width (a checkpoint); Snakemake "
     "plans export_network from the retrain jobs that wait on it and does not drop it when they do not run"))
-def test_editing_plots_py_reruns_no_export(plots_edited):
+def test_editing_the_shared_figure_code_reruns_no_export(plots_edited):
     assert not plots_edited["changed"] & EXPORT_FILES
 
 
@@ -297,8 +298,10 @@ def test_a_training_rules_code_covers_the_training_code_and_no_output_code(rule)
 
     behind = set(modules_behind(FUNCTIONS[rule]))
     assert {"lthpipe.train", "lthpipe.prune", "lthpipe.model", "lthpipe.stages.training"} <= behind
-    assert not behind & {"lthpipe.export", "lthpipe.inference", "lthpipe.plots", "lthpipe.stages.exports",
-                         "lthpipe.stages.benchmark", "lthpipe.stages.figures", "lthpipe.jobs", "lthpipe.worker"}
+    # A package stands for all its modules: each of them runs its __init__ first.
+    assert not behind & {"lthpipe.export", "lthpipe.inference", "lthpipe.plots", "lthpipe.results",
+                         "lthpipe.stages.exports", "lthpipe.stages.benchmark", "lthpipe.stages.figures", "lthpipe.jobs",
+                         "lthpipe.worker"}
 
 
 def test_the_exports_code_covers_pruning_and_compaction_and_the_data_jobs_no_training():
@@ -307,4 +310,27 @@ def test_the_exports_code_covers_pruning_and_compaction_and_the_data_jobs_no_tra
 
     assert {"lthpipe.export", "lthpipe.compact", "lthpipe.prune"} <= set(modules_behind(FUNCTIONS["export_network"]))
     assert "lthpipe.train" not in modules_behind(FUNCTIONS["make_data"])
-    assert {"lthpipe.results", "lthpipe.plots", "lthpipe.stats"} <= set(modules_behind(FUNCTIONS["aggregate"]))
+    assert {"lthpipe.results.aggregate", "lthpipe.results.compare", "lthpipe.plots.common", "lthpipe.stats"} <= set(
+        modules_behind(FUNCTIONS["aggregate"]))
+
+
+# The figure modules (lthpipe.plots) each rule draws with, beside the shared lthpipe.plots.common.
+FIGURE_MODULES = {
+    "select_width": {"width"},
+    "aggregate": {"curves", "masks"},
+    "summarize": {"curves", "inference"},
+    "summarize_instability": {"instability"},
+    "decision_regions": {"regions"},
+    "benchmark_inference": {"inference"},
+    "align_overlap": {"alignment"},
+}
+
+
+def test_a_figure_rules_code_covers_its_own_figures_and_no_others():
+    """A rule's code hash changes with the figure modules it draws with, and with no other."""
+    from lthpipe.provenance import modules_behind
+    from lthpipe.rule_functions import FUNCTIONS
+
+    for rule, figures in FIGURE_MODULES.items():
+        drawn = {m for m in modules_behind(FUNCTIONS[rule]) if m.startswith("lthpipe.plots.")}
+        assert drawn == {f"lthpipe.plots.{m}" for m in {"common", *figures}}, rule

@@ -10,7 +10,10 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from lthpipe import plots
+from lthpipe.plots.curves import curve_figure, summary_figure
+from lthpipe.plots.inference import inference_figure
+from lthpipe.plots.regions import decision_regions_figure
+from lthpipe.plots.width import width_figure
 from lthpipe.selection import choose
 from test_plots import DATASETS, SUMMARY_FIGURES, benchmark_rows, regions_inputs, summary
 
@@ -88,7 +91,7 @@ def test_every_summary_figure_has_labelled_axes_and_a_title_naming_its_dataset(f
 
 def test_the_summary_figure_labels_every_datasets_panel():
     summaries = [summary(d) for d in ("mnist", "diabetes", "swiss_roll")]
-    fig = plots.summary_figure(summaries)
+    fig = summary_figure(summaries)
     assert check_labelled(fig) == [(FRACTION, "test accuracy at early stopping")] * 3
     assert [ax.get_title().split(" ")[0] for ax in panels(fig)] == ["mnist", "diabetes", "swiss_roll"]
     assert fig.get_suptitle()
@@ -98,7 +101,7 @@ def test_the_width_figure_labels_its_axes_and_names_the_dataset_and_rule():
     records = [{"dataset": "mnist", "width": w, "metrics": {"val_acc": [a, a + 0.01, a + 0.004]}}
                for w, a in ((8, 0.8), (16, 0.9), (32, 0.95))]
     selection = choose({r["width"]: r["metrics"]["val_acc"] for r in records}, 0.01, "one_se")
-    fig = plots.width_figure(records, selection)
+    fig = width_figure(records, selection)
     assert check_labelled(fig) == [
         ("hidden width (units per layer, log scale)", "validation accuracy at early stopping")]
     assert "mnist: width search (one_se rule)" in title_of(fig)
@@ -106,13 +109,13 @@ def test_the_width_figure_labels_its_axes_and_names_the_dataset_and_rule():
 
 def test_the_decision_regions_label_both_input_axes():
     args = regions_inputs(3)
-    fig = plots.decision_regions_figure(*args)
+    fig = decision_regions_figure(*args)
     assert check_labelled(fig) == [("x (standardized)", "y (standardized)")] * 2
     assert title_of(fig).startswith("toy: decision regions")
 
 
 def test_the_inference_figure_labels_size_and_latency_against_the_fraction():
-    fig = plots.inference_figure(benchmark_rows((1, 2)))
+    fig = inference_figure(benchmark_rows((1, 2)))
     assert check_labelled(fig) == [(FRACTION, "size on disk (KiB, log scale)"),
                                    (FRACTION, "batch-1 latency (µs, log scale)"),
                                    (FRACTION, "batch-1 latency (µs, log scale)")]
@@ -122,7 +125,7 @@ def test_the_inference_figure_labels_size_and_latency_against_the_fraction():
 
 def test_an_unlabelled_axis_is_caught():
     """Not vacuous: the check fails on a panel without a y label."""
-    fig = plots.curve_figure(summary("diabetes"))
+    fig = curve_figure(summary("diabetes"))
     panels(fig)[0].set_ylabel("")
     with pytest.raises(AssertionError, match="no y label"):
         check_labelled(fig)

@@ -21,13 +21,14 @@ import torch
 import yaml
 from workflow_helpers import REPO, planned_jobs, snakemake, write_config
 
-from lthpipe import checkpoint, results, rule_functions, train
+from lthpipe import checkpoint, rule_functions, train
 from lthpipe.artifacts import read_json
 from lthpipe.config import resolve
 from lthpipe.datasets import Splits
 from lthpipe.compact import effective_widths
 from lthpipe.model import init_params, stack
 from lthpipe.prune import dense_hidden
+from lthpipe.results.aggregate import rows_from_records
 from lthpipe.settings import IMP_TICKET, ImpSettings, TrainSettings
 from lthpipe.stages import data as data_stages
 from lthpipe.stages import training
@@ -229,11 +230,11 @@ def test_the_controls_job_refuses_the_ticket_and_the_ticket_job_needs_it(both_wa
 def test_the_rows_come_from_both_records_and_a_network_in_two_is_refused(both_ways):
     dense_record = read_json(both_ways / "dense.json")
     levels = [read_json(both_ways / f"{kind}{k}.json") for k in (1, 2) for kind in ("ticket", "controls")]
-    rows = [r for r in results.rows_from_records(dense_record, [], [], levels) if r["procedure"] == "imp"]
+    rows = [r for r in rows_from_records(dense_record, [], [], levels) if r["procedure"] == "imp"]
     assert Counter((r["level"], r["method"]) for r in rows) == {
         (k, m): 3 for k in (1, 2) for m in ("rewind", "reinit", "random_mask", "oneshot")}
     with pytest.raises(ValueError, match="in two records"):
-        results.rows_from_records(dense_record, [], [], [read_json(both_ways / "together1.json"), levels[0]])
+        rows_from_records(dense_record, [], [], [read_json(both_ways / "together1.json"), levels[0]])
 
 
 # ---- the workflow: which jobs, and what waits for what --------------------------

@@ -20,16 +20,18 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 
-from lthpipe import plots
-from lthpipe.lottery import METHODS, color, label, marker
+from lthpipe.lottery import METHODS, PROCEDURES, color, label, marker
+from lthpipe.plots import common, curves, inference, masks, regions
+from lthpipe.plots.width import width_figure, width_plot
 
 DATA = Path(__file__).parent / "data"
 DATASETS = ("mnist", "diabetes", "swiss_roll", "lenet_imp_only")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The figures drawn from one summary: name -> (builder, writer).
 SUMMARY_FIGURES = {
-    name: (getattr(plots, f"{name}_figure"), getattr(plots, f"{name}_plot"))
-    for name in ("curve", "removed", "units", "training", "stability", "early_stop")
+    name: (getattr(module, f"{name}_figure"), getattr(module, f"{name}_plot"))
+    for name, module in (("curve", curves), ("removed", masks), ("units", masks), ("training", curves),
+                         ("stability", masks), ("early_stop", curves))
 }
 
 
@@ -40,7 +42,7 @@ def summary(name: str) -> dict:
 def check_png(path: Path, fig: Figure) -> None:
     """A PNG that decodes to the figure's size in pixels."""
     assert path.read_bytes()[:8] == PNG_SIGNATURE
-    width, height = fig.get_size_inches() * plots.DPI
+    width, height = fig.get_size_inches() * common.DPI
     assert matplotlib.image.imread(path).shape[:2] == (round(height), round(width))
 
 
@@ -73,8 +75,8 @@ def check_method_line(fig: Figure, method: str, words: str, style: str) -> None:
 def methods_drawn(s: dict, methods) -> list[tuple[str, str, str]]:
     """(method, words, line style) of every curve of the summary among `methods`."""
     words = {"oneshot": "{}", "imp": "iterative: {}"}
-    return [(m, words[p].format(label(m)), plots.LINE_STYLES[p])
-            for p in plots.PROCEDURES for m in s["methods"].get(p, {}) if m in methods]
+    return [(m, words[p].format(label(m)), common.LINE_STYLES[p])
+            for p in PROCEDURES for m in s["methods"].get(p, {}) if m in methods]
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
@@ -98,8 +100,8 @@ def test_the_same_summary_gives_the_same_bytes(tmp_path, figure):
 def test_accuracy_and_early_stopping_curves_keep_the_registry_looks(dataset):
     s = summary(dataset)
     for method, words, style in methods_drawn(s, ("pruned", *METHODS)):
-        check_method_line(plots.curve_figure(s), method, words, style)
-    early = plots.early_stop_figure(s)
+        check_method_line(curves.curve_figure(s), method, words, style)
+    early = curves.early_stop_figure(s)
     for method, words, style in methods_drawn(s, METHODS):
         check_method_line(early, method, words, style)
     # Pruning without retraining never trains, so it has no early-stopping point.
@@ -107,7 +109,7 @@ def test_accuracy_and_early_stopping_curves_keep_the_registry_looks(dataset):
 
 
 def test_the_fraction_axis_reads_as_plain_numbers_with_pruning_to_the_right():
-    ax = plots.curve_figure(summary("mnist")).axes[0]
+    ax = curves.curve_figure(summary("mnist")).axes[0]
     assert ax.xaxis_inverted()
     assert ax.get_xscale() == "log"
     fig = ax.figure
@@ -117,11 +119,11 @@ def test_the_fraction_axis_reads_as_plain_numbers_with_pruning_to_the_right():
 
 def test_summary_plot_names_every_method_once(tmp_path):
     summaries = [summary(d) for d in ("mnist", "diabetes", "swiss_roll")]
-    fig = plots.summary_figure(summaries)
+    fig = curves.summary_figure(summaries)
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert len(texts) == len(set(texts))
     assert {label(m) for s in summaries for m in s["methods"]["oneshot"]} <= set(texts)
-    plots.summary_plot(summaries, tmp_path / "summary.png")
+    curves.summary_plot(summaries, tmp_path / "summary.png")
     check_png(tmp_path / "summary.png", fig)
 
 
@@ -132,8 +134,8 @@ def test_width_plot(tmp_path):
                for w, a in ((8, 0.8), (16, 0.9), (32, 0.95))]
     selection = choose({r["width"]: r["metrics"]["val_acc"] for r in records}, 0.01, "one_se")
     selection["widths"][0]["undertrained"] = True
-    plots.width_plot(records, selection, tmp_path / "width.png")
-    fig = plots.width_figure(records, selection)
+    width_plot(records, selection, tmp_path / "width.png")
+    fig = width_figure(records, selection)
     check_png(tmp_path / "width.png", fig)
     ax = fig.axes[0]
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
@@ -149,7 +151,7 @@ def test_width_plot(tmp_path):
 
 def test_removed_shows_an_image_dataset_as_images_on_one_colour_scale():
     s = summary("mnist")
-    fig = plots.removed_figure(s)
+    fig = masks.removed_figure(s)
     images = [im for ax in fig.axes for im in ax.get_images()]
     pruned = [m for m in s["masks"] if m["fraction"] < 1]
     assert len(images) == len(pruned)
@@ -162,14 +164,14 @@ def test_removed_shows_an_image_dataset_as_images_on_one_colour_scale():
 
 def test_removed_shows_a_tabular_dataset_as_bars_named_by_feature():
     s = summary("diabetes")
-    fig = plots.removed_figure(s)
+    fig = masks.removed_figure(s)
     bar_axes = [ax for ax in fig.axes if ax.containers]
     assert len(bar_axes) == len([m for m in s["masks"] if m["fraction"] < 1])
     fig.canvas.draw()
     assert [t.get_text() for t in bar_axes[0].get_yticklabels()] == s["data"]["feature_names"]
     # Bars in the order of the masks' input_survival.
     heights = [bar.get_width() for bar in bar_axes[0].containers[0]]
-    assert heights == next(m for m in plots._masks(s) if m["fraction"] < 1)["input_survival"]
+    assert heights == next(m for m in masks._masks(s) if m["fraction"] < 1)["input_survival"]
 
 
 def test_removed_picks_a_few_fractions_of_many_and_names_many_features():
@@ -180,7 +182,7 @@ def test_removed_picks_a_few_fractions_of_many_and_names_many_features():
     s["data"]["feature_names"] = names
     for mask in s["masks"]:
         mask["input_survival"] = list(np.linspace(0, 1, 30))
-    fig = plots.removed_figure(s)
+    fig = masks.removed_figure(s)
     bar_axes = [ax for ax in fig.axes if ax.containers]
     assert len(bar_axes) == 4
     assert [t.get_text() for t in bar_axes[0].get_yticklabels()] == names
@@ -191,20 +193,20 @@ def test_units_plot_has_a_column_per_hidden_layer(tmp_path):
     for mask in s["masks"]:
         first = mask["hidden_units"][0]
         mask["hidden_units"] = [first, {"incoming": first["incoming"][:3], "outgoing": [1.0, 1.0, 1.0], "alive": 2.0}]
-    fig = plots.units_figure(s)
+    fig = masks.units_figure(s)
     ylabels = [ax.get_ylabel() for ax in fig.axes]
     assert ylabels.count("units alive") == 2
     # The second layer's units take their inputs from the first layer's 4 units.
     assert "kept incoming weights per unit (of 3)" in ylabels
     assert "kept incoming weights per unit (of 4)" in ylabels
-    plots.units_plot(s, tmp_path / "units.png")
+    masks.units_plot(s, tmp_path / "units.png")
     check_png(tmp_path / "units.png", fig)
 
 
 @pytest.mark.parametrize("dataset", ("mnist", "diabetes", "swiss_roll"))
 def test_training_curves_keep_the_registry_looks(dataset):
     s = summary(dataset)
-    fig = plots.training_figure(s)
+    fig = curves.training_figure(s)
     present = {m for by_method in s["training"]["fractions"].values() for m in by_method}
     for method in present:
         check_method_line(fig, method, label(method), "-")
@@ -216,22 +218,22 @@ def test_training_curves_keep_the_registry_looks(dataset):
 def test_training_plot_without_pruned_histories_shows_the_dense_network(tmp_path):
     s = summary("swiss_roll")
     s["training"]["fractions"] = {}
-    fig = plots.training_figure(s)
+    fig = curves.training_figure(s)
     assert {line.get_label() for line in lines(fig)} == {label("dense")}
-    plots.training_plot(s, tmp_path / "training.png")
+    curves.training_plot(s, tmp_path / "training.png")
     check_png(tmp_path / "training.png", fig)
 
 
 def test_stability_draws_at_init_methods_in_their_colours():
     s = summary("mnist")
-    fig = plots.stability_figure(s)
+    fig = masks.stability_figure(s)
     for method in s["masks"][0]["at_init_overlap"]:
         check_method_line(fig, method, label(method), "-")
     assert not notes(fig)
 
 
 def test_stability_without_at_init_methods_says_so():
-    fig = plots.stability_figure(summary("swiss_roll"))
+    fig = masks.stability_figure(summary("swiss_roll"))
     assert notes(fig) == ["no at-initialisation methods\nin this run"]
 
 
@@ -240,9 +242,9 @@ def test_stability_with_one_seed_says_so(tmp_path):
     for mask in s["masks"]:
         mask["seed_overlap"] = None
         mask["input_agreement"] = None
-    fig = plots.stability_figure(s)
+    fig = masks.stability_figure(s)
     assert len(notes(fig)) == 3
-    plots.stability_plot(s, tmp_path / "stability.png")
+    masks.stability_plot(s, tmp_path / "stability.png")
     check_png(tmp_path / "stability.png", fig)
 
 
@@ -265,26 +267,26 @@ def regions_inputs(n_classes: int) -> tuple:
 
 def test_decision_regions_use_the_same_class_colours_in_every_panel(tmp_path):
     args = regions_inputs(3)
-    fig = plots.decision_regions_figure(*args)
+    fig = regions.decision_regions_figure(*args)
     panels = [ax for ax in fig.axes if ax.get_images()]
     assert [ax.get_title() for ax in panels] == ["dense", "pruned"]
     for ax in panels:
         image: AxesImage = ax.get_images()[0]
-        expected = [to_rgba(c) for c in plots.CLASS_COLORS[:3]]
+        expected = [to_rgba(c) for c in regions.CLASS_COLORS[:3]]
         assert [tuple(image.cmap(image.norm(k))[:3]) for k in range(3)] == [c[:3] for c in expected]
         points = ax.collections
         assert [tuple(p.get_facecolor()[0]) for p in points] == expected
         assert [len(p.get_offsets()) for p in points] == [10, 10, 10]
-    plots.decision_regions_plot(*args, tmp_path / "a.png")
-    plots.decision_regions_plot(*args, tmp_path / "b.png")
+    regions.decision_regions_plot(*args, tmp_path / "a.png")
+    regions.decision_regions_plot(*args, tmp_path / "b.png")
     check_png(tmp_path / "a.png", fig)
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
 
 
 def test_decision_regions_of_more_classes_than_safe_colours_use_an_ordered_colormap():
     """Abalone's 21 ring counts: every class its own colour, in label order along viridis."""
-    n = len(plots.CLASS_COLORS) + 11
-    fig = plots.decision_regions_figure(*regions_inputs(n))
+    n = len(regions.CLASS_COLORS) + 11
+    fig = regions.decision_regions_figure(*regions_inputs(n))
     ax = next(ax for ax in fig.axes if ax.get_images())
     colours = [tuple(p.get_facecolor()[0]) for p in ax.collections]
     assert len(set(colours)) == n
@@ -304,16 +306,16 @@ def benchmark_rows(threads: tuple[int, ...]) -> list[dict]:
 def test_every_benchmarked_form_has_words_and_a_look():
     from lthpipe.inference import FORMS
 
-    assert set(plots.FORM_STYLES) == set(FORMS)
+    assert set(inference.FORM_STYLES) == set(FORMS)
 
 
 @pytest.mark.parametrize("threads", ((1,), (1, 2)))
 def test_inference_plot_draws_size_and_latency_per_thread_count(tmp_path, threads):
     rows = benchmark_rows(threads)
-    fig = plots.inference_figure(rows)
+    fig = inference.inference_figure(rows)
     assert len(fig.axes) == 1 + len(threads)
-    assert {plots.FORM_STYLES[form]["label"] for form in plots.FORM_STYLES} <= legend_texts(fig)
-    plots.inference_plot(rows, tmp_path / "a.png")
-    plots.inference_plot(copy.deepcopy(rows), tmp_path / "b.png")
+    assert {inference.FORM_STYLES[form]["label"] for form in inference.FORM_STYLES} <= legend_texts(fig)
+    inference.inference_plot(rows, tmp_path / "a.png")
+    inference.inference_plot(copy.deepcopy(rows), tmp_path / "b.png")
     check_png(tmp_path / "a.png", fig)
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()

@@ -6,7 +6,7 @@ import pytest
 
 from lthpipe import selection
 from lthpipe.artifacts import read_json, write_json
-from lthpipe.results import select_width
+from lthpipe.results.width import select_width
 from lthpipe.settings import SelectionSettings
 from lthpipe.stats import decide, paired_difference
 

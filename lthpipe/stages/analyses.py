@@ -117,7 +117,8 @@ def align_overlap(dense_path: Path, prune_paths: list[Path], dataset: str, out_j
     units of each pair of seeds matched by their trained weights first (lthpipe.alignment)
     and without, against the exact chance level and against the same matching of the
     untrained networks (θ0); a table and a figure."""
-    from lthpipe import alignment, plots
+    from lthpipe import alignment
+    from lthpipe.plots.alignment import aligned_overlap_plot
 
     dense, _ = checkpoint.load_stack(dense_path, stage="dense", dataset=dataset)
     units = [(n.seed, n.fold) for n in dense.networks]
@@ -133,4 +134,4 @@ def align_overlap(dense_path: Path, prune_paths: list[Path], dataset: str, out_j
     result = {"stage": "aligned_overlap", "dataset": dataset, "hidden": list(dense.arch.hidden), **overlap,
               "parents": [str(dense_path), *map(str, prune_paths)]}
     write_json(out_json, result)
-    plots.aligned_overlap_plot(result, out_png)
+    aligned_overlap_plot(result, out_png)

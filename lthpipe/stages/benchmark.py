@@ -32,7 +32,8 @@ def benchmark_inference(
     import math
     import tempfile
 
-    from lthpipe import inference, plots
+    from lthpipe import inference
+    from lthpipe.plots.inference import inference_plot
 
     split = load_dataset(data_path, dataset).folds[0]
     # Throughput needs `batch` rows: small test sets are repeated (predictions are checked on them too).
@@ -56,4 +57,4 @@ def benchmark_inference(
                          {r["form"]: round(r["latency_us"], 1) for r in rows[-len(inference.FORMS):]})
     write_json(out_json, {"stage": "inference", "dataset": dataset, "settings": to_params(settings),
                           "compute": describe_compute("cpu"), "rows": rows})
-    plots.inference_plot(rows, out_png)
+    inference_plot(rows, out_png)

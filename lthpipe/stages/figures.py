@@ -23,7 +23,7 @@ def decision_regions(
     the dense network uses most, through the training mean (Swiss Roll: the roll's
     cross-section); with more, the plane of the training inputs' two principal
     components through their mean."""
-    from lthpipe import plots
+    from lthpipe.plots.regions import decision_regions_plot
 
     data = load_dataset(data_path, dataset)
     split = data.folds[0]
@@ -47,7 +47,7 @@ def decision_regions(
                 (f"pruned to {fraction:g}, no retraining", {k: v * mask[k] if k in mask else v for k, v in trained.items()}),
                 (f"pruned to {fraction:g}, rewound, retrained", ticket)]
     panels = [(title, _predict(params, inputs).reshape(grid, grid).numpy()) for title, params in networks]
-    plots.decision_regions_plot(
+    decision_regions_plot(
         panels, (float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1])), names, coords.numpy(),
         split.y_test.numpy(), data.record["n_classes"], f"{dataset}: decision regions (seed {first.seed})", out,
     )
