@@ -22,7 +22,9 @@ COMPARISONS = {
                 ("snip", "random_mask"), ("grasp", "random_mask"), ("synflow", "random_mask"),
                 ("neurons", "dense_small"), ("neurons_finetune", "dense_small"), ("rewind", "neurons"),
                 ("set", "random_mask"), ("rigl", "random_mask"), ("rigl", "set"), ("rigl", "rewind")],
-    "imp": [("rewind", "oneshot"), ("rewind", "reinit"), ("rewind", "random_mask")],
+    "imp": [("rewind", "oneshot"), ("rewind", "reinit"), ("rewind", "random_mask"), ("rewind", "dense_small"),
+            ("neurons", "dense_small"), ("neurons_finetune", "dense_small"), ("neurons_iterative", "dense_small"),
+            ("neurons_iterative", "neurons"), ("rewind", "neurons_iterative")],
 }
 
 

@@ -70,9 +70,13 @@ def _selection_table(selection: dict) -> list[str]:
     return [*lines, ""]
 
 
-# One-shot comparisons the summary states in words, per dataset, where both methods ran:
-# does the neuron-pruned network beat the narrow network of the same size trained from scratch?
-STATED = (("neurons", "dense_small"), ("neurons_finetune", "dense_small"))
+# Comparisons the summary states in words, per dataset and procedure, where both methods
+# ran: does the neuron-pruned network beat the narrow network of the same size trained
+# from scratch?
+STATED = {
+    "oneshot": (("neurons", "dense_small"), ("neurons_finetune", "dense_small")),
+    "imp": (("neurons_iterative", "dense_small"), ("neurons", "dense_small"), ("neurons_finetune", "dense_small")),
+}
 
 
 def comparison_word(diff: dict | None) -> str:
@@ -88,21 +92,24 @@ def comparison_word(diff: dict | None) -> str:
 
 
 def stated_comparisons(s: dict) -> list[str]:
-    """The STATED comparisons of one dataset's summary, in words, fraction by fraction."""
+    """The STATED comparisons of one dataset's summary, in words, point by point."""
     lines = []
-    rows = s["comparisons"].get("oneshot", [])
-    for a, b in STATED:
-        mine = [c for c in rows if (c["a"], c["b"]) == (a, b)]
-        if not mine:
-            continue
-        by_word: dict[str, list[str]] = defaultdict(list)
-        for c in mine:
-            point = f"{c['retained']:.3f} ({_interval(c['difference'])})"
-            # Fractions below one unit's weights all keep one unit: the same networks, said once.
-            if point not in by_word[comparison_word(c["difference"])]:
-                by_word[comparison_word(c["difference"])].append(point)
-        said = "; ".join(f"{word} at {', '.join(points)}" for word, points in by_word.items())
-        lines.append(f"- **{label(a)}** against **{label(b)}** (a − b, retained: mean [95% interval]): {said}.")
+    for procedure, stated in STATED.items():
+        rows = s["comparisons"].get(procedure, [])
+        for a, b in stated:
+            mine = [c for c in rows if (c["a"], c["b"]) == (a, b)]
+            if not mine:
+                continue
+            by_word: dict[str, list[str]] = defaultdict(list)
+            for c in mine:
+                point = f"{c['retained']:.3f} ({_interval(c['difference'])})"
+                # Fractions below one unit's weights all keep one unit: the same networks, said once.
+                if point not in by_word[comparison_word(c["difference"])]:
+                    by_word[comparison_word(c["difference"])].append(point)
+            said = "; ".join(f"{word} at {', '.join(points)}" for word, points in by_word.items())
+            how = "" if procedure == "oneshot" else " (iterative pruning, by level)"
+            lines.append(f"- **{label(a)}** against **{label(b)}**{how} (a − b, retained: mean [95% interval]): "
+                         f"{said}.")
     return lines
 
 
