@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,8 @@ import pytest
 from lthpipe.artifacts import read_json
 from test_workflow import AGGREGATE, SUMMARY
 from workflow_helpers import (
-    REPO, changed, clone, copy_project, digests, planned_jobs, snakemake, snapshot, tiny_config, write_config,
+    REPO, changed, clone, copy_project, digests, planned_jobs, project_env, snakemake, snapshot, tiny_config,
+    write_config,
 )
 
 pytestmark = pytest.mark.workflow
@@ -223,6 +226,26 @@ def test_editing_train_py_reruns_every_training_job(project, study_for_code):
     with edited(project, "train"):
         planned = rules_of(planned_jobs(study_for_code, project=project))
     assert {rule: planned[rule] for rule in TRAINING_JOBS} == TRAINING_JOBS
+
+
+def code_params(project: Path, *rules: str) -> dict[str, str]:
+    """Each rule's `code` param as the copy's modules stand."""
+    script = f"from lthpipe.rule_functions import code; print(*(code(r) for r in {rules!r}))"
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         env=project_env(project), cwd=project)
+    return dict(zip(rules, run.stdout.split()))
+
+
+def test_editing_prune_py_reruns_every_training_job_and_the_exports_by_their_own_code(project, study_for_code):
+    """The exports use pruning's masks (lthpipe.prune): their own code param changes, so
+    they rerun for the edit itself, not only because the networks they export do."""
+    rules = ("export_network", "benchmark_inference", "prune", "select_width", "aggregate", "summarize")
+    before = code_params(project, *rules)
+    with edited(project, "prune"):
+        planned = rules_of(planned_jobs(study_for_code, project=project))
+        after = code_params(project, *rules)
+    assert {rule: planned[rule] for rule in TRAINING_JOBS} == TRAINING_JOBS and planned["export_network"] == 1
+    assert {rule for rule in rules if before[rule] != after[rule]} == {"export_network", "benchmark_inference", "prune"}
 
 
 def test_editing_jobs_or_worker_reruns_nothing(project, study_for_code):
