@@ -1,16 +1,20 @@
 """The LeNet-300-100 replication of Frankle & Carbin (2019), kept beside the code
 and rebuilt from what is kept.
 
-    python -m lthpipe.replication --collect RUN/artifacts/mnist_lenet   # copy a run's records, then rebuild
-    python -m lthpipe.replication                                       # rebuild from the committed records
+    python -m lthpipe.replication --collect RUN/artifacts/mnist_lenet --name NAME  # copy a run's records, rebuild
+    python -m lthpipe.replication                                                   # rebuild from the kept records
 
 ``--collect`` copies a replication run's JSON records (no tensors) into
-``docs/replication/records/`` (the data, the dense networks, every level's ticket
-and controls) with ``costs.json``: each job's start, wall time, CPU time and peak
-memory, read from the job logs. The rebuild reads those files alone and writes
-``results.md`` (the per-level table, the paper's claims one by one, the cost) and
-``lenet.png`` (test accuracy and the early-stopping iteration against the share of
-weights retained, the tickets against the controls). Free of torch.
+``docs/replication/records/NAME/`` (the data, the dense networks, every level's
+ticket and controls) with ``costs.json``: each job's start, wall time, CPU time and
+peak memory, read from the job logs. Runs add up: each run's networks are keyed by
+seed, so a run of more seeds (with the same data split, checked) joins the others;
+runs in another numerics mode (``numerics: cross_cpu``, read from each record) form
+their own set, whose claims are set beside the main set's. The rebuild reads those
+files alone and writes ``results.md`` (the per-level table, the paper's claims one by
+one, the cost) and ``lenet.png`` (test accuracy and the early-stopping iteration
+against the share of weights retained, the tickets against the controls, in the
+default numerics mode). Free of torch.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ from lthpipe.stats import paired_difference
 OUT = Path(__file__).resolve().parents[1] / "docs" / "replication"
 TICKET = "rewind"
 CONTROLS = ("reinit", "random_mask", "oneshot")
+MAIN_MODE = "machine"  # the numerics mode of the table and the figure (lthpipe.numerics)
+# What must agree between runs for their networks to be pooled: the data split.
+SAME_DATA = ("kind", "scheme", "seed", "n_train", "n_val", "n_test", "classes", "normalization")
 # A job log's first line: "2026-12-04 21:13:13,141 lthpipe INFO rule imp, ..."
 LOG_START = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ")
 
@@ -85,22 +92,53 @@ class Network:
     retained: float  # share of the weights kept, 0-1
     test_acc: float  # at the early-stopping point
     best_iteration: int  # the early-stopping point: minimum validation loss
+    numerics: str  # the numerics mode it trained in
+    run: str  # the kept run it comes from
+
+
+def runs(records: Path) -> list[Path]:
+    """The kept runs: each folder of `records` with a data record."""
+    return sorted(p.parent.parent for p in records.glob("*/data/data.json"))
 
 
 def load_networks(records: Path) -> list[Network]:
-    """Every network of the kept records (first data split only: the paper's setting)."""
-    dense = read_json(records / "dense" / "model.json")
-    m = dense["metrics"]
-    networks = [Network("dense", seed, 0, 1.0, acc, it)
-                for seed, acc, it in zip(dense["seeds"], m["test_acc"], m["best_iteration"])]
-    for path in sorted(records.glob("imp/level*/*.json")):
-        record = read_json(path)
-        m = record["metrics"]
-        for i, n in enumerate(record["networks"]):
-            if n.get("fold", 0) == 0:
-                networks.append(Network(n["method"], n["seed"], record["level"], n["retained"], m["test_acc"][i],
-                                        m["best_iteration"][i]))
+    """Every network of the kept runs (first data split only: the paper's setting).
+    Runs that split the data differently, or train the same network twice in one
+    numerics mode, are refused."""
+    folders = runs(records)
+    if not folders:
+        raise FileNotFoundError(f"no kept run in {records} (a folder per run, each with data/data.json)")
+    first = read_json(folders[0] / "data" / "data.json")
+    networks: list[Network] = []
+    for run in folders:
+        data = read_json(run / "data" / "data.json")
+        differ = [k for k in SAME_DATA if data.get(k) != first.get(k)]
+        if differ:
+            raise ValueError(f"runs {folders[0].name} and {run.name} split the data differently: {', '.join(differ)}")
+        dense = read_json(run / "dense" / "model.json")
+        m = dense["metrics"]
+        networks += [Network("dense", seed, 0, 1.0, acc, it, dense["compute"]["numerics"], run.name)
+                     for seed, acc, it in zip(dense["seeds"], m["test_acc"], m["best_iteration"])]
+        for path in sorted(run.glob("imp/level*/*.json")):
+            record = read_json(path)
+            m = record["metrics"]
+            networks += [Network(n["method"], n["seed"], record["level"], n["retained"], m["test_acc"][i],
+                                 m["best_iteration"][i], record["compute"]["numerics"], run.name)
+                         for i, n in enumerate(record["networks"]) if n.get("fold", 0) == 0]
+    seen: dict[tuple, str] = {}
+    for n in networks:
+        key = (n.numerics, n.method, n.level, n.seed)
+        if key in seen:
+            raise ValueError(f"{n.method} of seed {n.seed} at level {n.level} ({n.numerics}) is in runs "
+                             f"{seen[key]} and {n.run}")
+        seen[key] = n.run
     return networks
+
+
+def by_mode(networks: list[Network]) -> dict[str, list[Network]]:
+    """The networks per numerics mode, the main mode first."""
+    modes = sorted({n.numerics for n in networks}, key=lambda mode: (mode != MAIN_MODE, mode))
+    return {mode: [n for n in networks if n.numerics == mode] for mode in modes}
 
 
 class Results:
@@ -274,12 +312,17 @@ CLAIMS = (
 )
 
 
-def claims_table(results: Results) -> list[str]:
-    lines = ["| claim (Frankle & Carbin 2019, LeNet-300-100) | paper | ours: mean [95% interval over seeds] | verdict |",
-             "|---|---|---|---|"]
+def claims_table(modes: dict[str, Results]) -> list[str]:
+    """The claims, with our interval and verdict in each numerics mode (a column pair each)."""
+    head = ["claim (Frankle & Carbin 2019, LeNet-300-100)", "paper"]
+    for mode, results in modes.items():
+        head += [f"ours, {mode} ({len(results.get('dense', 0))} seeds): mean [95% interval]", f"verdict, {mode}"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for claim in CLAIMS:
-        ours, verdict = claim.ours(results)
-        lines.append(f"| {claim.statement} | {claim.paper} | {ours} | {verdict} |")
+        cells = [claim.statement, claim.paper]
+        for results in modes.values():
+            cells += claim.ours(results)
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
@@ -308,8 +351,16 @@ def _range(values: list[float]) -> str:
     return f"{min(values):.0f}" if len(values) == 1 else f"{fmean(values):.0f} ({min(values):.0f}–{max(values):.0f})"
 
 
-def markdown(results: Results, costs: dict[str, dict]) -> str:
+def markdown(modes: dict[str, Results], costs: dict[str, dict[str, dict]]) -> str:
+    """The page: the main mode's per-level table, the other modes' beside it, the claims
+    in every mode, and each run's cost."""
+    results = modes[MAIN_MODE]
     n_seeds = len(results.get("dense", 0))
+    others = []
+    for mode, other in modes.items():
+        if mode != MAIN_MODE:
+            others += [f"### The same in numerics mode {mode} ({len(other.get('dense', 0))} seeds)", "",
+                       *level_table(other), ""]
     lines = [
         "# LeNet-300-100 replication: results",
         "",
@@ -322,6 +373,7 @@ def markdown(results: Results, costs: dict[str, dict]) -> str:
         "",
         *level_table(results),
         "",
+        *others,
         "## Against the paper, claim by claim",
         "",
         "Ours: the mean over seeds and a 95% Student-t interval (paired with the dense network or the ticket of "
@@ -329,13 +381,14 @@ def markdown(results: Results, costs: dict[str, dict]) -> str:
         "paper's direction and covers the paper's number; direction only: it excludes no effect but not the "
         "paper's size; for 'equal' claims, the interval covers the paper's number.",
         "",
-        *claims_table(results),
+        *claims_table(modes),
         "",
         "## Cost",
         "",
-        *cost_lines(costs),
     ]
-    return "\n".join(lines) + "\n"
+    for run, run_costs in costs.items():
+        lines += [f"### Run {run}", "", *cost_lines(run_costs), ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 # ---- the figure -------------------------------------------------------------------
@@ -382,21 +435,24 @@ def rebuild(out: Path) -> None:
     from lthpipe.plots.common import _save
 
     records = out / "records"
-    results = Results(load_networks(records))
-    costs = read_json(records / "costs.json") if (records / "costs.json").exists() else {}
-    write_text(out / "results.md", markdown(results, costs))
-    _save(figure(results), out / "lenet.png")
+    modes = {mode: Results(networks) for mode, networks in by_mode(load_networks(records)).items()}
+    costs = {run.name: read_json(run / "costs.json") if (run / "costs.json").exists() else {} for run in runs(records)}
+    write_text(out / "results.md", markdown(modes, costs))
+    _save(figure(modes[MAIN_MODE]), out / "lenet.png")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m lthpipe.replication", description=__doc__.split("\n\n")[0])
     parser.add_argument("--collect", type=Path, metavar="RUN",
                         help="a replication run's dataset folder (artifacts/mnist_lenet) to copy the records from")
+    parser.add_argument("--name", help="the kept run's name (its folder under records/), with --collect")
     parser.add_argument("--out", type=Path, default=OUT, help=f"where the records and results live (default {OUT})")
     args = parser.parse_args(argv)
     if args.collect:
-        copied = collect(args.collect, args.out / "records")
-        print(f"copied {len(copied)} records from {args.collect} to {args.out / 'records'}")
+        if not args.name:
+            parser.error("--collect needs --name: the kept run's folder under records/")
+        copied = collect(args.collect, args.out / "records" / args.name)
+        print(f"copied {len(copied)} records from {args.collect} to {args.out / 'records' / args.name}")
     rebuild(args.out)
     print(f"wrote {args.out / 'results.md'} and {args.out / 'lenet.png'}")
 

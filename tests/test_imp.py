@@ -424,31 +424,36 @@ LEVELS = {3: 0.513, 7: 0.211, 9: 0.135, 15: 0.036, 16: 0.029}
 SEEDS = [0, 1, 2]
 
 
-def _record(stage: str, level: int, methods: dict[str, tuple[list[float], list[int]]]) -> dict:
+def _record(stage: str, level: int, methods: dict[str, tuple[list[float], list[int]]], seeds: list[int] = SEEDS,
+            numerics: str = "machine") -> dict:
     networks, accs, iterations = [], [], []
     for method, (acc, its) in methods.items():
-        for seed, a, it in zip(SEEDS, acc, its):
+        for seed, a, it in zip(seeds, acc, its):
             networks.append({"method": method, "seed": seed, "fold": 0, "level": level, "retained": LEVELS[level]})
             accs.append(a)
             iterations.append(it)
-    return {"stage": stage, "level": level, "networks": networks,
+    return {"stage": stage, "level": level, "networks": networks, "compute": {"numerics": numerics},
             "metrics": {"test_acc": accs, "best_iteration": iterations}}
 
 
-def write_synthetic_run(run: Path) -> None:
+def write_synthetic_run(run: Path, seeds: list[int] = SEEDS, numerics: str = "machine", shift: float = 0.0) -> None:
+    """A replication run's records and logs: the tickets 0.4 points above the dense
+    networks and twice as fast, the re-initialised controls 1 point below (plus `shift`)."""
     from lthpipe.artifacts import write_json
 
-    dense_acc, dense_it = [0.978, 0.980, 0.979], [4000, 3600, 4400]
-    write_json(run / "data/data.json", {"stage": "data"})
-    write_json(run / "dense/model.json", {"stage": "dense", "seeds": SEEDS,
+    dense_acc = [0.978 + (0, 0.002, 0.001)[s % 3] + 0.0003 * (s // 3) for s in seeds]
+    dense_it = [(4000, 3600, 4400)[s % 3] for s in seeds]
+    write_json(run / "data/data.json", {"stage": "data", "kind": "mnist", "n_train": [55000]})
+    write_json(run / "dense/model.json", {"stage": "dense", "seeds": seeds, "compute": {"numerics": numerics},
                                           "metrics": {"test_acc": dense_acc, "best_iteration": dense_it}})
     for level in LEVELS:
-        ticket = ([a + 0.004 + 0.0001 * s for s, a in enumerate(dense_acc)], [it // 2 for it in dense_it])
-        write_json(run / f"imp/level{level:02d}/model.json", _record("imp", level, {"rewind": ticket}))
+        ticket = ([a + 0.004 + 0.0001 * s + shift for s, a in zip(seeds, dense_acc)], [it // 2 for it in dense_it])
+        write_json(run / f"imp/level{level:02d}/model.json", _record("imp", level, {"rewind": ticket}, seeds, numerics))
         (run / f"imp/level{level:02d}/model.pt").write_bytes(b"tensors")
         if level in (3, 7, 15):
-            reinit = ([a - 0.01 - 0.0002 * s for s, a in enumerate(dense_acc)], [it * 3 // 2 for it in dense_it])
-            write_json(run / f"imp/level{level:02d}/controls.json", _record("imp_controls", level, {"reinit": reinit}))
+            reinit = ([a - 0.01 - 0.0002 * s for s, a in zip(seeds, dense_acc)], [it * 3 // 2 for it in dense_it])
+            write_json(run / f"imp/level{level:02d}/controls.json",
+                       _record("imp_controls", level, {"reinit": reinit}, seeds, numerics))
     (run / "logs/imp").mkdir(parents=True)
     (run / "logs/imp/level03.log").write_text(
         "2026-12-04 21:13:13,141 lthpipe INFO rule imp, wildcards {'level': '03'}\n"
@@ -461,12 +466,12 @@ def test_the_replication_keeps_a_runs_records_and_rebuilds_its_tables_and_figure
 
     run, out = tmp_path / "run", tmp_path / "docs"
     write_synthetic_run(run)
-    replication.main(["--collect", str(run), "--out", str(out)])
-    kept = sorted(str(p.relative_to(out / "records")) for p in (out / "records").rglob("*") if p.is_file())
+    replication.main(["--collect", str(run), "--name", "first", "--out", str(out)])
+    kept = sorted(str(p.relative_to(out / "records" / "first")) for p in (out / "records").rglob("*") if p.is_file())
     assert kept == sorted(["costs.json", "data/data.json", "dense/model.json",
                            *(f"imp/level{k:02d}/model.json" for k in LEVELS),
                            *(f"imp/level{k:02d}/controls.json" for k in (3, 7, 15))])  # no tensors
-    costs = read_json(out / "records/costs.json")
+    costs = read_json(out / "records/first/costs.json")
     assert costs == {"imp/level03.log": {"start": "2026-12-04T21:13:13.141", "wall_s": 360.0, "cpu_s": 355.5,
                                          "peak_mb": 1400}}  # the running job left out
 
@@ -498,6 +503,39 @@ def test_the_replication_keeps_a_runs_records_and_rebuilds_its_tables_and_figure
             "direction reproduced, size differs",  # 1.4 points
     }
     assert "| imp | 1 | 360 | 356 | 1400 |" in text
+
+
+def test_runs_of_more_seeds_pool_and_another_numerics_mode_is_set_beside(tmp_path):
+    from lthpipe import replication
+
+    out = tmp_path / "docs"
+    for name, seeds, numerics, shift in (("first", [0, 1, 2], "machine", 0.0), ("more", [3, 4], "machine", 0.0),
+                                         ("cross", [0, 1, 2], "cross_cpu", -0.002)):
+        write_synthetic_run(tmp_path / name, seeds, numerics, shift)
+        replication.main(["--collect", str(tmp_path / name), "--name", name, "--out", str(out)])
+    networks = replication.load_networks(out / "records")
+    modes = replication.by_mode(networks)
+    assert list(modes) == ["machine", "cross_cpu"]
+    pooled = replication.Results(modes["machine"])
+    assert sorted(pooled.get("dense", 0)) == [0, 1, 2, 3, 4] and sorted(pooled.get("rewind", 7)) == [0, 1, 2, 3, 4]
+    text = (out / "results.md").read_text()
+    assert "## Per level (5 seeds)" in text and "### The same in numerics mode cross_cpu (3 seeds)" in text
+    assert "| ours, machine (5 seeds): mean [95% interval] | verdict, machine | ours, cross_cpu (3 seeds)" in text
+    gap = next(line for line in text.splitlines() if line.startswith("| At 13.5%, tickets are more than"))
+    assert gap.split(" | ")[2].startswith("+0.42 [") and gap.split(" | ")[4].startswith("+0.21 [")
+    assert "### Run more" in text and "### Run cross" in text
+
+    # The same network in two runs of one mode, or another data split, is refused.
+    write_synthetic_run(tmp_path / "again", [2, 3], "machine")
+    replication.collect(tmp_path / "again", out / "records" / "again")
+    with pytest.raises(ValueError, match="dense of seed 2 at level 0 \\(machine\\) is in runs again and first"):
+        replication.load_networks(out / "records")
+    shutil.rmtree(out / "records" / "again")
+    write_synthetic_run(tmp_path / "other", [5], "machine")
+    (tmp_path / "other/data/data.json").write_text('{"stage": "data", "kind": "mnist", "n_train": [50000]}')
+    replication.collect(tmp_path / "other", out / "records" / "other")
+    with pytest.raises(ValueError, match="split the data differently: n_train"):
+        replication.load_networks(out / "records")
 
 
 @pytest.mark.parametrize(("expect", "value", "at_least", "interval", "verdict"), [
