@@ -1,6 +1,6 @@
 """lthpipe's speed figures, all measured in one run on this machine.
 
-    python benchmarks/run.py [--mnist-dir DIR] [--skip-pipeline] [--numerics machine|cross_cpu]
+    python benchmarks/run.py [--mnist-dir DIR] [--skip-pipeline | --products-only] [--numerics machine|cross_cpu]
 
 1. seconds per MNIST epoch of one 784-300-100-10 MLP (batch 128, Adam): a plain
    DataLoader loop with per-sample ToTensor/Normalize against lthpipe's trainer,
@@ -11,7 +11,11 @@
    no-op rerun and a dry run;
 4. peak memory (max RSS) of the largest jobs and the jobs' CPU time, from the
    last line of each job's log (Snakemake's benchmark files measure the job's own
-   process, which hands torch jobs to the warm worker: lthpipe.worker).
+   process, which hands torch jobs to the warm worker: lthpipe.worker);
+5. a training step's time against the time its own matrix products take alone, at
+   the same shapes and layouts (lthpipe.model's forward and backward): the rest is
+   overhead the code could still remove. For the replication's stack (batch 60,
+   784-300-100-10, 3 networks) and the default study's (batch 128, one hidden layer).
 
 Training runs in the numerics mode pipeline jobs use (lthpipe.numerics; --numerics
 picks another); the matmul peak is measured in that mode and with MKL free. Each
@@ -131,12 +135,18 @@ def lthpipe_epoch(splits: Splits) -> float:
 
 def stacked_gflops(splits: Splits, n_nets: int, width: int) -> float:
     """Training throughput on STEPS minibatches of 128 (validation/test of 256 included)."""
-    n = 128 * STEPS
+    arch = Architecture(784, (width,), 10)
+    return training_flops_per_sample(arch, n_nets) * 128 / step_seconds(splits, arch, n_nets, 128) / 1e9
+
+
+def step_seconds(splits: Splits, arch: Architecture, n_nets: int, batch: int) -> float:
+    """One training step of the trainer, from STEPS minibatches (a validation and test
+    evaluation of 256 each included)."""
+    n = batch * STEPS
     part = Splits(splits.x_train[:n], splits.y_train[:n], splits.x_val[:256], splits.y_val[:256],
                   splits.x_test[:256], splits.y_test[:256])
-    arch = Architecture(784, (width,), 10)
     init = stack([init_params(arch, seed, "init") for seed in range(n_nets)])
-    settings = TrainSettings(epochs=1, lr=1e-3, batch_size=128)
+    settings = TrainSettings(epochs=1, lr=1e-3, batch_size=batch)
     train_stack(init, part, settings, order_seed=0)  # warm-up
 
     def run() -> float:
@@ -144,7 +154,51 @@ def stacked_gflops(splits: Splits, n_nets: int, width: int) -> float:
         train_stack(init, part, settings, order_seed=0)
         return time.perf_counter() - start
 
-    return training_flops_per_sample(arch, n_nets) * n / best_of(run) / 1e9
+    return best_of(run) / STEPS
+
+
+def products_seconds(arch: Architecture, n_nets: int, batch: int) -> float:
+    """The matrix products of one training step alone (lthpipe.model.forward_with_activations
+    and backward: the same calls, shapes and layouts), on random data."""
+    sizes = arch.sizes
+    w = [torch.randn(n_nets, o, i) for i, o in zip(sizes, sizes[1:])]
+    b = [torch.randn(n_nets, o) for o in sizes[1:]]
+    x = torch.randn(batch, sizes[0])
+    acts = [torch.randn(n_nets, o, batch) for o in sizes[1:]]
+    grads = [torch.empty_like(m) for m in w]
+
+    def run() -> float:
+        start = time.perf_counter()
+        for _ in range(STEPS):
+            n, h, d = w[0].shape
+            torch.addmm(b[0].reshape(-1, 1), w[0].reshape(n * h, d), x.t())
+            for i in range(1, len(w)):
+                torch.baddbmm(b[i].unsqueeze(2), w[i], acts[i - 1])
+            for i in range(len(w) - 1, 0, -1):
+                torch.bmm(acts[i], acts[i - 1].transpose(1, 2), out=grads[i])
+                torch.bmm(w[i].transpose(1, 2), acts[i])
+            torch.mm(acts[0].view(n * h, -1), x, out=grads[0].view(n * h, d))
+        return time.perf_counter() - start
+
+    run()  # warm-up
+    return best_of(run) / STEPS
+
+
+# Stacks of section 5: (what, architecture, networks, batch).
+SHARE_STACKS = (
+    ("replication: LeNet-300-100, 3 seeds", Architecture(784, (300, 100), 10), 3, 60),
+    ("default study: MNIST retrain, 4 methods x 3 seeds, width 64", Architecture(784, (64,), 10), 12, 128),
+    ("16 networks, width 512", Architecture(784, (512,), 10), 16, 128),
+)
+
+
+def products_share(splits: Splits, figure: Figures, threads: int) -> None:
+    print(f"\n5. a training step against its own matrix products alone, {threads} thread(s), best of {REPEATS}")
+    for what, arch, n_nets, batch in SHARE_STACKS:
+        step, products = step_seconds(splits, arch, n_nets, batch), products_seconds(arch, n_nets, batch)
+        key = f"products_share_{arch.hidden[0]}x{n_nets}_b{batch}_{threads}t"
+        print(f"   {what}: step {step * 1e3:.2f} ms, its products alone {products * 1e3:.2f} ms: "
+              f"{figure(key, products / step, '.0%')} of the step")
 
 
 def timed(command: list[str], cwd: Path) -> float:
@@ -187,6 +241,7 @@ def main() -> None:
     parser.add_argument("--numerics", choices=sorted(numerics.MODES), default="machine",
                         help="the numerics mode training runs in (config key `numerics`)")
     parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument("--products-only", action="store_true", help="section 5 alone")
     args = parser.parse_args()
     numerics.use(args.numerics)  # before any arithmetic, as pipeline jobs do
     figure = Figures()
@@ -195,6 +250,11 @@ def main() -> None:
     source = MnistSource(root=args.root, local_dir=args.mnist_dir)
     splits = source.load("mnist", SplitSettings(stratify=False)).folds[0]
     cpus = sorted({1, os.cpu_count() or 1})
+    if args.products_only:
+        for threads in cpus:
+            torch.set_num_threads(threads)
+            products_share(splits, figure, threads)
+        return
     peaks = {}
     for threads in cpus:
         peaks[threads] = matmul_gflops(threads, os.environ.get("MKL_CBWR"))
@@ -224,6 +284,9 @@ def main() -> None:
                 cells.append(figure(f"stack_{n_nets}x{width}_{threads}t", share, ".0%"))
             print(f"   {n_nets:>8} " + "".join(f"{c:>24}" for c in cells))
 
+    for threads in cpus:
+        torch.set_num_threads(threads)
+        products_share(splits, figure, threads)
     if not args.skip_pipeline:
         pipeline(args.mnist_dir, args.cores, figure)
     figure.save()
