@@ -18,20 +18,13 @@ datasets allow removing at least 50% and 80%, and Spearman's rank correlation of
 removable fraction with each trait (ties get their mean rank; the two-sided p-value is
 exact up to EXACT_N datasets, the t approximation above).
 
-A member whose job fails after its data were accepted has no record, and Snakemake
-runs no job that waits for a failed one. So when a run fails, the workflow's
-`onerror` handler writes each affected suite's summary itself (after_failure): the
-members that finished, each failed one with the error its job's log ends with, and
-the members the run never reached; with --keep-going, every other member finishes
-first. Those files are dated 1970, so the next run rebuilds the summary.
+A member that fails after its data were accepted: lthpipe.suite_failures.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import os
-import re
 from collections import defaultdict
 from pathlib import Path
 from statistics import mean, median, quantiles
@@ -57,12 +50,6 @@ TRAITS = {
     "dense_acc": "dense test accuracy",
 }
 
-
-# A job log's failure (lthpipe.jobs.job): "ERROR failed" then a traceback, or "ERROR refused: why";
-# its first record names the rule. A traceback's lines are the ones that are not log records.
-FAILED = re.compile(r" ERROR (?:failed$|refused: (.*))")
-RULE_LINE = re.compile(r" INFO rule (\w+),")
-LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
 
 # --- one member ----------------------------------------------------------------------
 
@@ -136,26 +123,6 @@ def member_record(suite: str, member: dict, check: dict | None, data: dict | Non
         "methods": {m: removable(oneshot[m]["points"]) for m in CURVE_ORDER if m in oneshot},
         "planted_inputs": planted_means(planted) if planted is not None else None,
     }
-
-
-def failure(logs: Path, since: float) -> str | None:
-    """What made one of a member's jobs fail in this run: "rule: the error's last line"
-    from the newest log under `logs` written since `since` that records a failure
-    (lthpipe.jobs.job), None when none does."""
-    failed = []
-    for log in Path(logs).rglob("*.log"):
-        if log.stat().st_mtime < since:
-            continue
-        lines = log.read_text(errors="replace").splitlines()
-        errors = [i for i, line in enumerate(lines) if FAILED.search(line)]
-        if not errors:
-            continue
-        refused = FAILED.search(lines[errors[-1]])[1]
-        after = [line for line in lines[errors[-1] + 1:] if line and not line[0].isspace() and not LOG_RECORD.match(line)]
-        cause = f"refused: {refused}" if refused else (after[-1] if after else "failed (no message in its log)")
-        rule = RULE_LINE.search(lines[0]) if lines else None
-        failed.append((log.stat().st_mtime, f"{rule[1] if rule else log.stem}: {cause}"))
-    return max(failed)[1] if failed else None
 
 
 def suite_member(suite: str, member: dict, check_path: Path | None, data_path: Path | None,
@@ -428,44 +395,15 @@ def _planted_markdown(planted: dict) -> list[str]:
 def suite_summary(suite: dict, member_paths: list[Path], out_md: Path, out_html: Path, out_png: Path,
                   out_json: Path) -> None:
     """The suite_summary rule: the suite's numbers (JSON), its page (markdown, HTML) and figure."""
-    _write_summary(suite_answer(suite, [read_json(p) for p in member_paths]), out_md, out_html, out_png, out_json)
+    write_summary(suite_answer(suite, [read_json(p) for p in member_paths]), out_md, out_html, out_png, out_json)
 
 
-def _write_summary(answer: dict, out_md: Path, out_html: Path, out_png: Path, out_json: Path) -> None:
+def write_summary(answer: dict, out_md: Path, out_html: Path, out_png: Path, out_json: Path) -> None:
     text = suite_markdown(answer)
     write_text(out_md, text)
     write_text(out_html, markdown_to_html(text, f"lthpipe suite {answer['suite']}"))
     suite_plots.suite_plot(answer, out_png)
     write_json(out_json, answer)
-
-
-def after_failure(suite: dict, since: float, root: Path = Path("artifacts")) -> list[str]:
-    """After a failed run, the suite's summary with what its members got to (see the
-    module's docstring), written when one of its members failed since `since`; the
-    members that failed."""
-    folder = root / "suites" / suite["suite"]
-    records, failed = [], []
-    for member in suite["members"]:
-        path = folder / "members" / f"{member['name']}.json"
-        if path.exists():
-            records.append(read_json(path))
-            continue
-        about = {"stage": "suite_member", "suite": suite["suite"], "dataset": member["name"],
-                 "origin": member["origin"], "checked": member["checked"], "base": member["base"],
-                 "planted": member["planted"]}
-        message = failure(root / member["name"] / "logs", since)
-        if message is None:
-            records.append({**about, "status": "not_run",
-                            "message": "not reached: the run stopped at another job's failure (--keep-going runs it)"})
-        else:
-            records.append({**about, "status": "failed", "message": message})
-            failed.append(member["name"])
-    if failed:
-        outputs = [folder / f"summary.{ext}" for ext in ("md", "html", "png", "json")]
-        _write_summary(suite_answer(suite, records), *outputs)
-        for path in outputs:  # older than any input: the next run rebuilds the summary
-            os.utime(path, (0, 0))
-    return failed
 
 
 def suite_planted(suite: dict, member_paths: list[Path], out_png: Path) -> None:

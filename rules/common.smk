@@ -323,10 +323,10 @@ RUN_STARTED = time.time()
 
 def summarize_failed_suites():
     """After a failed run, each suite with a failed member gets its summary anyway: the
-    members that finished, and each failed one with its error (lthpipe.suite_report)."""
+    members that finished, and each failed one with its error (lthpipe.suite_failures)."""
     if not SUITES:
         return
-    from lthpipe.suite_report import after_failure
+    from lthpipe.suite_failures import after_failure
 
     for name, suite in SUITES.items():
         failed = after_failure(suite.to_params(), RUN_STARTED)

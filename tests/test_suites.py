@@ -392,7 +392,7 @@ def test_a_refused_members_record_keeps_its_message():
 def test_a_failed_members_message_is_the_error_its_newest_failed_log_of_this_run_ends_with(tmp_path):
     import os
 
-    from lthpipe.suite_report import failure
+    from lthpipe.suite_failures import failure
 
     stamp = "2026-12-04 21:13:13,141 lthpipe"
     logs = tmp_path / "logs"
