@@ -344,17 +344,17 @@ def retrain(
     }, _describe(networks, final_masks, None if result.masks is None else net_masks))
 
 
-def _previous_level(dense: Stack, previous_path: Path, dataset: str, level: int, method: str) -> tuple[list[Params], list[Mask]]:
-    """Each dense network's `method` network of the level before, trained, and its mask
-    (in the dense stack's order); before level 1, the dense networks, nothing pruned."""
-    if level == 1:
+def _previous_level(dense: Stack, previous: Stack | None, method: str) -> tuple[list[Params], list[Mask]]:
+    """Each dense network's `method` network of the level before (`previous`), trained,
+    and its mask (in the dense stack's order); before level 1 (None), the dense
+    networks, nothing pruned."""
+    if previous is None:
         before = dense.sections["trained"]
         masks = [{k: torch.ones_like(v, dtype=torch.bool) for k, v in member(before, i).items() if k.startswith("w")}
                  for i in range(len(dense.networks))]
         return unstack(before), masks
-    prev, _ = checkpoint.load_stack(previous_path, stage="imp", dataset=dataset)
-    order = _chain_order(prev, dense, method)
-    return [member(prev.sections["trained"], i) for i in order], [member(prev.sections["mask"], i) for i in order]
+    order = _chain_order(previous, dense, method)
+    return [member(previous.sections["trained"], i) for i in order], [member(previous.sections["mask"], i) for i in order]
 
 
 def _level_masks(dense: Stack, previous_path: Path, dataset: str, settings: LevelSettings) -> dict[str, list[Mask]]:
@@ -362,13 +362,14 @@ def _level_masks(dense: Stack, previous_path: Path, dataset: str, settings: Leve
     "magnitude", `rate` of what the previous level's ticket kept, pruned by its trained
     weights' magnitudes; for iterative neuron pruning, "units": the units its own network
     of the level before kept, pruned to the magnitude mask's weight count."""
-    trained, previous = _previous_level(dense, previous_path, dataset, settings.level, IMP_TICKET)
+    previous = None if settings.level == 1 else checkpoint.load_stack(previous_path, stage="imp", dataset=dataset)[0]
+    trained, kept = _previous_level(dense, previous, IMP_TICKET)
     masks = {"magnitude": [level_mask(t, m, settings.rate, settings.output_rate, settings.scope)
-                           for t, m in zip(trained, previous)]}
+                           for t, m in zip(trained, kept)]}
     for method in (m for m in settings.methods if METHODS[m].mask_source == "units"):
-        trained, previous = _previous_level(dense, previous_path, dataset, settings.level, method)
+        trained, kept = _previous_level(dense, previous, method)
         masks["units"] = [iterative_unit_mask(t, m, dense.arch, sum(int(k.sum()) for k in budget.values()))
-                          for t, m, budget in zip(trained, previous, masks["magnitude"])]
+                          for t, m, budget in zip(trained, kept, masks["magnitude"])]
     return masks
 
 
