@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from lthpipe.artifacts import read_json
-from lthpipe.suite_report import suite_answer, write_summary
+from lthpipe.suite_report import member_about, suite_answer, write_summary
 
 # A job log's failure (lthpipe.jobs.job): "ERROR failed" then a traceback, or "ERROR refused: why";
 # its first record names the rule. A traceback's lines are the ones that are not log records.
@@ -30,17 +30,18 @@ def failure(logs: Path, since: float) -> str | None:
     (lthpipe.jobs.job), None when none does."""
     failed = []
     for log in Path(logs).rglob("*.log"):
-        if log.stat().st_mtime < since:
+        written = log.stat().st_mtime
+        if written < since:
             continue
         lines = log.read_text(errors="replace").splitlines()
-        errors = [i for i, line in enumerate(lines) if FAILED.search(line)]
+        errors = [(i, match) for i, match in enumerate(map(FAILED.search, lines)) if match]
         if not errors:
             continue
-        refused = FAILED.search(lines[errors[-1]])[1]
-        after = [line for line in lines[errors[-1] + 1:] if line and not line[0].isspace() and not LOG_RECORD.match(line)]
-        cause = f"refused: {refused}" if refused else (after[-1] if after else "failed (no message in its log)")
-        rule = RULE_LINE.search(lines[0]) if lines else None
-        failed.append((log.stat().st_mtime, f"{rule[1] if rule else log.stem}: {cause}"))
+        last, match = errors[-1]
+        after = [line for line in lines[last + 1:] if line and not line[0].isspace() and not LOG_RECORD.match(line)]
+        cause = f"refused: {match[1]}" if match[1] else (after[-1] if after else "failed (no message in its log)")
+        rule = RULE_LINE.search(lines[0])
+        failed.append((written, f"{rule[1] if rule else log.stem}: {cause}"))
     return max(failed)[1] if failed else None
 
 
@@ -55,9 +56,7 @@ def after_failure(suite: dict, since: float, root: Path = Path("artifacts")) -> 
         if path.exists():
             records.append(read_json(path))
             continue
-        about = {"stage": "suite_member", "suite": suite["suite"], "dataset": member["name"],
-                 "origin": member["origin"], "checked": member["checked"], "base": member["base"],
-                 "planted": member["planted"]}
+        about = member_about(suite["suite"], member)
         message = failure(root / member["name"] / "logs", since)
         if message is None:
             records.append({**about, "status": "not_run",

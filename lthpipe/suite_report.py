@@ -108,12 +108,17 @@ def planted_means(record: dict) -> list[dict]:
             for (fraction, method), rows in sorted(groups.items(), key=lambda kv: (-kv[0][0], kv[0][1]))]
 
 
+def member_about(suite: str, member: dict) -> dict:
+    """What every member's record says of the member itself, whatever became of it."""
+    return {"stage": "suite_member", "suite": suite, "dataset": member["name"], "origin": member["origin"],
+            "checked": member["checked"], "base": member["base"], "planted": member["planted"]}
+
+
 def member_record(suite: str, member: dict, check: dict | None, data: dict | None, summary: dict | None,
                   planted: dict | None) -> dict:
     """One member's line of its suite's summary: refused with the check's message, or
     its traits and each one-shot method's removable fraction."""
-    record = {"stage": "suite_member", "suite": suite, "dataset": member["name"], "origin": member["origin"],
-              "checked": member["checked"], "base": member["base"], "planted": member["planted"]}
+    record = member_about(suite, member)
     if check is not None and not check["accepted"]:
         return {**record, "status": "refused", "message": check["message"]}
     oneshot = summary["methods"].get("oneshot", {})
